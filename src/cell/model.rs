@@ -1,0 +1,347 @@
+//! A cell description discretised into compartments, with its channels and
+//! the implicit (backward-Euler) tree solver of the cable equation.
+//!
+//! Internal units: mV, ms, nA, µS, nF.
+
+use super::channels::{Channel, ChannelKind, Ion};
+use super::description::{CellDescription, SectionTree};
+use crate::pathway::Tree;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compartment {
+    pub section: usize,
+    /// Relative position of the segment centre in its section.
+    pub x: f64,
+    pub area_um2: f64,
+    /// Path distance from the soma centre to the segment centre (µm).
+    pub path_um: f64,
+    pub tree: SectionTree,
+    /// Parent compartment (None for the soma).
+    pub parent: Option<usize>,
+    /// Axial conductance to the parent (µS).
+    pub g_axial_us: f64,
+    pub cm_nf: f64,
+    pub g_pas_us: f64,
+    pub e_pas_mv: f64,
+}
+
+/// The discretised cell: structure and channel densities, no state.
+#[derive(Debug, Clone)]
+pub struct CellModel {
+    pub name: String,
+    pub compartments: Vec<Compartment>,
+    pub channels: Vec<Channel>,
+    pub section_names: Vec<String>,
+    pub celsius: f64,
+    reversal: [f64; 3],
+}
+
+/// Voltages and gates of a cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellState {
+    pub v: Vec<f64>,
+    pub gates: Vec<[f64; 3]>,
+}
+
+/// Per-compartment extra conductance and current from synapses and
+/// electrodes for one implicit step: the current is linearised as
+/// i(v) ≈ i(v₀) + g·(v − v₀), entering as d += g, b += g·v₀ − i(v₀).
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    d: Vec<f64>,
+    b: Vec<f64>,
+    pub extra_g: Vec<f64>,
+    pub extra_b: Vec<f64>,
+}
+
+impl Workspace {
+    pub fn new(n: usize) -> Workspace {
+        Workspace {
+            d: vec![0.0; n],
+            b: vec![0.0; n],
+            extra_g: vec![0.0; n],
+            extra_b: vec![0.0; n],
+        }
+    }
+
+    pub fn clear_extra(&mut self) {
+        self.extra_g.iter_mut().for_each(|x| *x = 0.0);
+        self.extra_b.iter_mut().for_each(|x| *x = 0.0);
+    }
+
+    /// Adds a membrane current i(v₀) with slope g at v₀ (outward positive).
+    pub fn add_membrane_current(&mut self, comp: usize, v0: f64, i_na: f64, g_us: f64) {
+        self.extra_g[comp] += g_us;
+        self.extra_b[comp] += g_us * v0 - i_na;
+    }
+
+    /// Adds an injected current (nA, depolarising positive).
+    pub fn add_injection(&mut self, comp: usize, i_na: f64) {
+        self.extra_b[comp] += i_na;
+    }
+}
+
+/// 4·Ra·ℓ/(π·d_a·d_b) of a linear taper, in MΩ (Ra Ω·cm, lengths µm).
+fn taper_resistance_mohm(ra: f64, length_um: f64, d_a: f64, d_b: f64) -> f64 {
+    4.0 * ra * length_um / (std::f64::consts::PI * d_a * d_b) * 1e-2
+}
+
+impl CellModel {
+    pub fn build(desc: &CellDescription, celsius: f64) -> Result<CellModel> {
+        desc.validate()
+            .map_err(|p| Error::Config(format!("cell {}: {p}", desc.name)))?;
+        let mut compartments: Vec<Compartment> = Vec::new();
+        let mut first_comp = Vec::with_capacity(desc.sections.len());
+        let mut channels = Vec::new();
+        for (si, s) in desc.sections.iter().enumerate() {
+            let n = s.nseg;
+            let diam = |x: f64| s.diam_um[0] + (s.diam_um[1] - s.diam_um[0]) * x;
+            let resistance = |xa: f64, xb: f64| {
+                taper_resistance_mohm(
+                    s.ra_ohm_cm,
+                    (xb - xa).abs() * s.length_um,
+                    diam(xa),
+                    diam(xb),
+                )
+            };
+            // Path distance of this section's 0 end, and its connection to the parent node.
+            let (base_um, parent_link) = match &s.parent {
+                None => (0.0, None),
+                Some(pname) => {
+                    let pi = desc
+                        .sections
+                        .iter()
+                        .position(|p| &p.name == pname)
+                        .expect("validated parent");
+                    let ps = &desc.sections[pi];
+                    let pseg = ((s.parent_x * ps.nseg as f64) as usize).min(ps.nseg - 1);
+                    let pcomp = first_comp[pi] + pseg;
+                    let pc: &Compartment = &compartments[pcomp];
+                    let pd = |x: f64| ps.diam_um[0] + (ps.diam_um[1] - ps.diam_um[0]) * x;
+                    let r_parent = taper_resistance_mohm(
+                        ps.ra_ohm_cm,
+                        (s.parent_x - pc.x).abs() * ps.length_um,
+                        pd(pc.x),
+                        pd(s.parent_x),
+                    );
+                    (
+                        section_distance(desc, pi, s.parent_x),
+                        Some((pcomp, r_parent)),
+                    )
+                }
+            };
+            first_comp.push(compartments.len());
+            for i in 0..n {
+                let (x0, x1) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
+                let xc = 0.5 * (x0 + x1);
+                let area =
+                    std::f64::consts::PI * s.length_um * (x1 - x0) * 0.5 * (diam(x0) + diam(x1));
+                let path_um = if s.parent.is_none() {
+                    (xc - 0.5).abs() * s.length_um
+                } else {
+                    base_um + xc * s.length_um
+                };
+                let (parent, r) = if i == 0 {
+                    match parent_link {
+                        None => (None, f64::INFINITY),
+                        Some((p, rp)) => (Some(p), rp + resistance(0.0, xc)),
+                    }
+                } else {
+                    let prev = compartments.len() - 1;
+                    (Some(prev), resistance(compartments[prev].x, xc))
+                };
+                let index = compartments.len();
+                for (name, spec) in &s.channels {
+                    let kind = ChannelKind::from_name(name).expect("validated channel name");
+                    let density = spec.gbar.at(path_um);
+                    if density != 0.0 {
+                        channels.push(Channel {
+                            kind,
+                            compartment: index,
+                            // pS/µm² × µm² = pS = 1e-6 µS
+                            gbar_us: density * area * 1e-6,
+                            vshift_mv: spec.vshift_mv + spec.vshift2_mv,
+                        });
+                    }
+                }
+                compartments.push(Compartment {
+                    section: si,
+                    x: xc,
+                    area_um2: area,
+                    path_um,
+                    tree: s.tree,
+                    parent,
+                    g_axial_us: 1.0 / r,
+                    // µF/cm² × µm² = 1e-8 µF = 1e-5 nF; S/cm² × µm² = 1e-8 S = 1e-2 µS
+                    cm_nf: s.cm_uf_cm2 * area * 1e-5,
+                    g_pas_us: s.g_pas_s_cm2 * area * 1e-2,
+                    e_pas_mv: s.e_pas_mv,
+                });
+            }
+        }
+        Ok(CellModel {
+            name: desc.name.clone(),
+            compartments,
+            channels,
+            section_names: desc.sections.iter().map(|s| s.name.clone()).collect(),
+            celsius,
+            reversal: [desc.ena_mv, desc.ek_mv, desc.eh_mv],
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.compartments.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.compartments.is_empty()
+    }
+
+    fn reversal(&self, ion: Ion) -> f64 {
+        match ion {
+            Ion::Na => self.reversal[0],
+            Ion::K => self.reversal[1],
+            Ion::H => self.reversal[2],
+        }
+    }
+
+    /// A state with every compartment at v and gates at their steady state.
+    pub fn state_at(&self, v: f64) -> CellState {
+        CellState {
+            v: vec![v; self.len()],
+            gates: self
+                .channels
+                .iter()
+                .map(|c| c.steady_gates(v, self.celsius))
+                .collect(),
+        }
+    }
+
+    /// One backward-Euler step of h ms: voltages first, then gates at the
+    /// new voltages (the staggered scheme of NEURON's default method).
+    pub fn step(&self, state: &mut CellState, ws: &mut Workspace, h: f64) {
+        let n = self.len();
+        for (i, c) in self.compartments.iter().enumerate() {
+            let cap = c.cm_nf / h;
+            ws.d[i] = cap + c.g_pas_us + ws.extra_g[i];
+            ws.b[i] = cap * state.v[i] + c.g_pas_us * c.e_pas_mv + ws.extra_b[i];
+        }
+        for (ch, g) in self.channels.iter().zip(&state.gates) {
+            let gc = ch.conductance(g, self.celsius);
+            ws.d[ch.compartment] += gc;
+            ws.b[ch.compartment] += gc * self.reversal(ch.kind.ion());
+        }
+        for (i, c) in self.compartments.iter().enumerate().skip(1) {
+            let p = c.parent.expect("non-root compartments have parents");
+            ws.d[i] += c.g_axial_us;
+            ws.d[p] += c.g_axial_us;
+        }
+        // Tree elimination, leaves to root (parents precede children).
+        for i in (1..n).rev() {
+            let c = &self.compartments[i];
+            let p = c.parent.expect("non-root");
+            let f = c.g_axial_us / ws.d[i];
+            ws.d[p] -= f * c.g_axial_us;
+            ws.b[p] += f * ws.b[i];
+        }
+        state.v[0] = ws.b[0] / ws.d[0];
+        for i in 1..n {
+            let c = &self.compartments[i];
+            let p = c.parent.expect("non-root");
+            state.v[i] = (ws.b[i] + c.g_axial_us * state.v[p]) / ws.d[i];
+        }
+        self.advance_gates(state, h);
+    }
+
+    /// Gates over h at the state's voltages.
+    pub fn advance_gates(&self, state: &mut CellState, h: f64) {
+        for (ch, g) in self.channels.iter().zip(state.gates.iter_mut()) {
+            ch.advance(g, state.v[ch.compartment], h, self.celsius);
+        }
+    }
+
+    /// The resting state: the cell relaxed without input until no voltage
+    /// moves by more than 1e-9 mV per 1 ms step.
+    pub fn resting_state(&self) -> Result<CellState> {
+        let v0 = self.compartments[0].e_pas_mv;
+        let mut state = self.state_at(v0);
+        let mut ws = Workspace::new(self.len());
+        for _ in 0..200_000 {
+            let before = state.v.clone();
+            self.step(&mut state, &mut ws, 1.0);
+            let moved = before
+                .iter()
+                .zip(&state.v)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            if !moved.is_finite() {
+                break;
+            }
+            if moved < 1e-9 {
+                return Ok(state);
+            }
+        }
+        Err(Error::Numerical {
+            context: format!("cell {}", self.name),
+            time_ms: 0.0,
+            problem: "no stable resting potential found".into(),
+        })
+    }
+
+    /// Compartment of `tree` whose centre is nearest to path distance d.
+    pub fn locate(&self, tree: Tree, path_um: f64) -> Option<usize> {
+        let wanted = match tree {
+            Tree::Basal => SectionTree::Basal,
+            Tree::Apical => SectionTree::Apical,
+        };
+        self.nearest_in(wanted, path_um)
+    }
+
+    pub fn nearest_in(&self, tree: SectionTree, path_um: f64) -> Option<usize> {
+        self.compartments
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.tree == tree)
+            .min_by(|a, b| {
+                (a.1.path_um - path_um)
+                    .abs()
+                    .total_cmp(&(b.1.path_um - path_um).abs())
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// Path-distance range (min, max) of the segment centres of a tree.
+    pub fn tree_extent(&self, tree: SectionTree) -> Option<(f64, f64)> {
+        let ds = self
+            .compartments
+            .iter()
+            .filter(|c| c.tree == tree)
+            .map(|c| c.path_um);
+        let (lo, hi) = ds.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), d| {
+            (lo.min(d), hi.max(d))
+        });
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Total membrane area (µm²).
+    pub fn area_um2(&self) -> f64 {
+        self.compartments.iter().map(|c| c.area_um2).sum()
+    }
+}
+
+/// Path distance of point x of section `si` from the soma centre.
+fn section_distance(desc: &CellDescription, si: usize, x: f64) -> f64 {
+    let s = &desc.sections[si];
+    match &s.parent {
+        None => (x - 0.5).abs() * s.length_um,
+        Some(p) => {
+            let pi = desc
+                .sections
+                .iter()
+                .position(|q| &q.name == p)
+                .expect("validated parent");
+            section_distance(desc, pi, s.parent_x) + x * s.length_um
+        }
+    }
+}
