@@ -84,18 +84,10 @@ fn sealed_cable_steady_state_attenuation_matches_analytic() {
     let mut soma = section("soma", None, 1.0, 1.0, 1);
     soma.g_pas_s_cm2 = 1e-4;
     let cable_len = 1000.0;
-    let cell = passive_cell(vec![
-        soma,
-        section("cable", Some("soma"), cable_len, 2.0, 200),
-    ]);
+    let cell = passive_cell(vec![soma, section("cable", Some("soma"), cable_len, 2.0, 200)]);
     let rest = cell.resting_state().unwrap();
     let trace_len = 400.0;
-    let mut sim = Simulation::new(
-        &cell,
-        rest.clone(),
-        Environment::default(),
-        RuleParams::chindemi2022(),
-    );
+    let mut sim = Simulation::new(&cell, rest.clone(), Environment::default(), RuleParams::chindemi2022());
     sim.settings.quiet.enabled = false;
     sim.add_pulse(Pulse {
         start_ms: 0.0,
@@ -112,8 +104,7 @@ fn sealed_cable_steady_state_attenuation_matches_analytic() {
     let v0 = sim.state.v[1] - rest.v[1];
     let x0 = cell.compartments[1].path_um;
     for (i, c) in cell.compartments.iter().enumerate().skip(1).step_by(20) {
-        let analytic = ((cable_len + 0.5 - c.path_um) / lambda).cosh()
-            / ((cable_len + 0.5 - x0) / lambda).cosh();
+        let analytic = ((cable_len + 0.5 - c.path_um) / lambda).cosh() / ((cable_len + 0.5 - x0) / lambda).cosh();
         let simulated = (sim.state.v[i] - rest.v[i]) / v0;
         assert!(
             (simulated - analytic).abs() / analytic < 0.02,
@@ -122,10 +113,7 @@ fn sealed_cable_steady_state_attenuation_matches_analytic() {
         );
     }
     let end = (sim.state.v[200] - rest.v[200]) / v0;
-    assert!(
-        end < 0.5 && end > 0.4,
-        "attenuation at the sealed end {end}"
-    );
+    assert!(end < 0.5 && end > 0.4, "attenuation at the sealed end {end}");
 }
 
 #[test]
@@ -209,9 +197,7 @@ fn l5ttpc_fires_one_spike_for_a_pulse_above_rheobase() {
 #[test]
 fn same_seed_same_trace_and_different_seed_differs() {
     let cell = l5ttpc();
-    let contacts: Vec<Contact> = (0..6)
-        .map(|k| contact(Tree::Basal, 30.0 + 20.0 * k as f64))
-        .collect();
+    let contacts: Vec<Contact> = (0..6).map(|k| contact(Tree::Basal, 30.0 + 20.0 * k as f64)).collect();
     let run = |seed: u64| {
         let mut sim = with_synapses(&cell, &contacts);
         sim.add_presynaptic_spikes(&[10.0, 110.0, 210.0, 310.0, 410.0]);
@@ -238,11 +224,7 @@ fn nan_parameters_are_reported_with_cell_and_time() {
         .push(Synapse::from_contact(&bad, comp, 1.0, &env, rest.v[comp]));
     sim.add_presynaptic_spikes(&[5.0]);
     let err = sim
-        .run(
-            50.0,
-            &mut ChaCha8Rng::seed_from_u64(1),
-            &mut plastifit::sim::NoObserver,
-        )
+        .run(50.0, &mut ChaCha8Rng::seed_from_u64(1), &mut plastifit::sim::NoObserver)
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("L5TTPC") && msg.contains("t = "), "{msg}");
@@ -255,11 +237,7 @@ fn quiet_skipping_equals_fine_stepping() {
     let contacts: Vec<Contact> = (0..6)
         .map(|k| {
             contact(
-                if k % 2 == 0 {
-                    Tree::Basal
-                } else {
-                    Tree::Apical
-                },
+                if k % 2 == 0 { Tree::Basal } else { Tree::Apical },
                 60.0 + 40.0 * k as f64,
             )
         })
@@ -281,10 +259,8 @@ fn quiet_skipping_equals_fine_stepping() {
     let mut fine = prepare(false);
     let mut skip = prepare(true);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    fine.run(10_000.0, &mut rng, &mut plastifit::sim::NoObserver)
-        .unwrap();
-    skip.run(10_000.0, &mut rng, &mut plastifit::sim::NoObserver)
-        .unwrap();
+    fine.run(10_000.0, &mut rng, &mut plastifit::sim::NoObserver).unwrap();
+    skip.run(10_000.0, &mut rng, &mut plastifit::sim::NoObserver).unwrap();
     for (a, b) in fine.synapses.iter().zip(&skip.synapses) {
         let pairs = [
             ("c*", a.fast.cstar, b.fast.cstar),
@@ -294,10 +270,7 @@ fn quiet_skipping_equals_fine_stepping() {
         ];
         for (name, x, y) in pairs {
             let rel = (x - y).abs() / x.abs().max(1e-300);
-            assert!(
-                rel < 1e-6,
-                "{name}: fine {x} vs skipped {y} (relative {rel:e})"
-            );
+            assert!(rel < 1e-6, "{name}: fine {x} vs skipped {y} (relative {rel:e})");
         }
         // The stretch did something: ρ moved away from its start.
         assert!(b.efficacy.rho != 0.3 && (b.expression.g_ampa_ns - a.expression.g_d).abs() > 0.0);

@@ -75,11 +75,7 @@ impl ChannelKind {
                 let (am, bm) = (trap0(v, -28.0, 0.182, 9.0), trap0(-v, 28.0, 0.124, 9.0));
                 let (ah, bh) = (trap0(v, -50.0, 0.024, 5.0), trap0(-v, 75.0, 0.0091, 5.0));
                 let hinf = 1.0 / (1.0 + ((v + 55.0) / 6.2).exp());
-                [
-                    (am / (am + bm), 1.0 / k / (am + bm)),
-                    (hinf, 1.0 / k / (ah + bh)),
-                    NONE,
-                ]
+                [(am / (am + bm), 1.0 / k / (am + bm)), (hinf, 1.0 / k / (ah + bh)), NONE]
             }
             ChannelKind::Kfast => {
                 let k = tadj(2.3, celsius, 23.0);
@@ -90,8 +86,7 @@ impl ChannelKind {
             ChannelKind::Kslow => {
                 let alpha = trap0(v, 11.1, 0.0052, 13.1);
                 let beta = 0.01938 * (-(v + 1.27) / 71.0).exp() - 0.0053;
-                let taub = 360.0
-                    + (1010.0 + 23.7 * (v + 54.0)) * (-(v + 75.0).powi(2) / (48.0 * 48.0)).exp();
+                let taub = 360.0 + (1010.0 + 23.7 * (v + 54.0)) * (-(v + 75.0).powi(2) / (48.0 * 48.0)).exp();
                 let taub1 = 2350.0 + 1380.0 * (-0.01118 * v).exp() - 210.0 * (-0.0306 * v).exp();
                 let binf = 1.0 / (1.0 + ((v + 58.0) / 11.0).exp());
                 [
@@ -114,10 +109,7 @@ impl ChannelKind {
                 let x = v + 35.0;
                 let minf = 1.0 / (1.0 + (-x / 10.0).exp());
                 [
-                    (
-                        minf,
-                        tau_peak / (3.3 * (x / 20.0).exp() + (-x / 20.0).exp()),
-                    ),
+                    (minf, tau_peak / (3.3 * (x / 20.0).exp() + (-x / 20.0).exp())),
                     NONE,
                     NONE,
                 ]
@@ -136,14 +128,27 @@ impl ChannelKind {
         }
     }
 
-    /// Open fraction times the channel's conductance temperature factor.
-    pub fn open(self, g: &[f64; 3], celsius: f64) -> f64 {
+    /// Conductance temperature factor (nat and kfast scale gbar by tadj).
+    pub fn conductance_factor(self, celsius: f64) -> f64 {
         match self {
-            ChannelKind::Nat => tadj(2.3, celsius, 23.0) * g[0].powi(3) * g[1],
-            ChannelKind::Kfast => tadj(2.3, celsius, 23.0) * g[0],
-            ChannelKind::Kslow => tadj(2.3, celsius, 21.0) * g[0] * g[0] * 0.5 * (g[1] + g[2]),
-            ChannelKind::Nap | ChannelKind::Km | ChannelKind::Ih => g[0],
+            ChannelKind::Nat | ChannelKind::Kfast => tadj(2.3, celsius, 23.0),
+            ChannelKind::Kslow => tadj(2.3, celsius, 21.0),
+            ChannelKind::Nap | ChannelKind::Km | ChannelKind::Ih => 1.0,
         }
+    }
+
+    /// Open fraction of the gates.
+    #[inline]
+    pub fn open(self, g: &[f64; 3]) -> f64 {
+        match self {
+            ChannelKind::Nat => g[0] * g[0] * g[0] * g[1],
+            ChannelKind::Kslow => g[0] * g[0] * 0.5 * (g[1] + g[2]),
+            _ => g[0],
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
     }
 
     pub fn gate_count(self) -> usize {
@@ -164,6 +169,8 @@ pub struct Channel {
     pub gbar_us: f64,
     /// Total voltage shift (mV) subtracted before the rate functions.
     pub vshift_mv: f64,
+    /// Conductance temperature factor at the cell's temperature.
+    pub g_factor: f64,
 }
 
 impl Channel {
@@ -172,17 +179,10 @@ impl Channel {
         [r[0].0, r[1].0, r[2].0]
     }
 
-    /// Exponential-Euler gate update over h at voltage v.
-    pub fn advance(&self, gates: &mut [f64; 3], v: f64, h: f64, celsius: f64) {
-        let r = self.kind.rates(v - self.vshift_mv, celsius);
-        for (g, (inf, tau)) in gates.iter_mut().zip(r).take(self.kind.gate_count()) {
-            *g = inf + (*g - inf) * (-h / tau).exp();
-        }
-    }
-
     /// Conductance (µS) for the given gates.
-    pub fn conductance(&self, gates: &[f64; 3], celsius: f64) -> f64 {
-        self.gbar_us * self.kind.open(gates, celsius)
+    #[inline]
+    pub fn conductance(&self, gates: &[f64; 3]) -> f64 {
+        self.gbar_us * self.g_factor * self.kind.open(gates)
     }
 }
 

@@ -122,14 +122,8 @@ impl CellDescription {
             let at = format!("section '{}'", s.name);
             match (&s.parent, i) {
                 (None, 0) if s.tree == SectionTree::Soma => {}
-                (None, 0) => {
-                    return Err(format!(
-                        "{at}: the first section must be the soma (tree \"soma\")"
-                    ))
-                }
-                (None, _) => {
-                    return Err(format!("{at}: only the first section may have no parent"))
-                }
+                (None, 0) => return Err(format!("{at}: the first section must be the soma (tree \"soma\")")),
+                (None, _) => return Err(format!("{at}: only the first section may have no parent")),
                 (Some(p), _) if !seen.contains(&p.as_str()) => {
                     return Err(format!("{at}: parent '{p}' is not listed before it"))
                 }
@@ -154,10 +148,7 @@ impl CellDescription {
                 return Err(format!("{at}: nseg must be at least 1"));
             }
             if !(0.0..=1.0).contains(&s.parent_x) {
-                return Err(format!(
-                    "{at}: parent_x must lie in [0, 1], got {}",
-                    s.parent_x
-                ));
+                return Err(format!("{at}: parent_x must lie in [0, 1], got {}", s.parent_x));
             }
             if s.g_pas_s_cm2 < 0.0 || !s.e_pas_mv.is_finite() {
                 return Err(format!("{at}: g_pas_s_cm2 must be ≥ 0 and e_pas_mv finite"));

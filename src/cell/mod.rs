@@ -1,12 +1,13 @@
 //! Postsynaptic cells: JSON descriptions, channels and the cable solver
 //! (SPEC §3).
 
+mod builtin;
 mod channels;
 mod description;
 mod model;
+mod table;
 
+pub use builtin::{builtin_names, load_cell};
 pub use channels::{Channel, ChannelKind};
-pub use description::{
-    CellDescription, ChannelSpec, Density, SectionSpec, SectionTree, CHANNEL_NAMES,
-};
-pub use model::{CellModel, CellState, Compartment, Workspace};
+pub use description::{CellDescription, ChannelSpec, Density, SectionSpec, SectionTree, CHANNEL_NAMES};
+pub use model::{CellModel, CellState, Compartment, Workspace, STANDARD_DT_MS};

@@ -5,6 +5,7 @@
 
 use super::channels::{Channel, ChannelKind, Ion};
 use super::description::{CellDescription, SectionTree};
+use super::table::RateTable;
 use crate::pathway::Tree;
 use crate::{Error, Result};
 
@@ -35,7 +36,22 @@ pub struct CellModel {
     pub section_names: Vec<String>,
     pub celsius: f64,
     reversal: [f64; 3],
+    /// Rate tables by `ChannelKind::index`.
+    tables: Vec<RateTable>,
+    /// The resting state, found once on first use.
+    rest: std::sync::OnceLock<CellState>,
 }
+
+/// The fine step the rate tables carry decay factors for (ms).
+pub const STANDARD_DT_MS: f64 = 0.025;
+const KINDS: [ChannelKind; 6] = [
+    ChannelKind::Nat,
+    ChannelKind::Kfast,
+    ChannelKind::Kslow,
+    ChannelKind::Nap,
+    ChannelKind::Km,
+    ChannelKind::Ih,
+];
 
 /// Voltages and gates of a cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,12 +114,7 @@ impl CellModel {
             let n = s.nseg;
             let diam = |x: f64| s.diam_um[0] + (s.diam_um[1] - s.diam_um[0]) * x;
             let resistance = |xa: f64, xb: f64| {
-                taper_resistance_mohm(
-                    s.ra_ohm_cm,
-                    (xb - xa).abs() * s.length_um,
-                    diam(xa),
-                    diam(xb),
-                )
+                taper_resistance_mohm(s.ra_ohm_cm, (xb - xa).abs() * s.length_um, diam(xa), diam(xb))
             };
             // Path distance of this section's 0 end, and its connection to the parent node.
             let (base_um, parent_link) = match &s.parent {
@@ -125,18 +136,14 @@ impl CellModel {
                         pd(pc.x),
                         pd(s.parent_x),
                     );
-                    (
-                        section_distance(desc, pi, s.parent_x),
-                        Some((pcomp, r_parent)),
-                    )
+                    (section_distance(desc, pi, s.parent_x), Some((pcomp, r_parent)))
                 }
             };
             first_comp.push(compartments.len());
             for i in 0..n {
                 let (x0, x1) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
                 let xc = 0.5 * (x0 + x1);
-                let area =
-                    std::f64::consts::PI * s.length_um * (x1 - x0) * 0.5 * (diam(x0) + diam(x1));
+                let area = std::f64::consts::PI * s.length_um * (x1 - x0) * 0.5 * (diam(x0) + diam(x1));
                 let path_um = if s.parent.is_none() {
                     (xc - 0.5).abs() * s.length_um
                 } else {
@@ -162,6 +169,7 @@ impl CellModel {
                             // pS/µm² × µm² = pS = 1e-6 µS
                             gbar_us: density * area * 1e-6,
                             vshift_mv: spec.vshift_mv + spec.vshift2_mv,
+                            g_factor: kind.conductance_factor(celsius),
                         });
                     }
                 }
@@ -187,6 +195,11 @@ impl CellModel {
             section_names: desc.sections.iter().map(|s| s.name.clone()).collect(),
             celsius,
             reversal: [desc.ena_mv, desc.ek_mv, desc.eh_mv],
+            tables: KINDS
+                .iter()
+                .map(|&k| RateTable::new(k, celsius, STANDARD_DT_MS))
+                .collect(),
+            rest: std::sync::OnceLock::new(),
         })
     }
 
@@ -210,11 +223,7 @@ impl CellModel {
     pub fn state_at(&self, v: f64) -> CellState {
         CellState {
             v: vec![v; self.len()],
-            gates: self
-                .channels
-                .iter()
-                .map(|c| c.steady_gates(v, self.celsius))
-                .collect(),
+            gates: self.channels.iter().map(|c| c.steady_gates(v, self.celsius)).collect(),
         }
     }
 
@@ -228,58 +237,84 @@ impl CellModel {
             ws.b[i] = cap * state.v[i] + c.g_pas_us * c.e_pas_mv + ws.extra_b[i];
         }
         for (ch, g) in self.channels.iter().zip(&state.gates) {
-            let gc = ch.conductance(g, self.celsius);
+            let gc = ch.conductance(g);
             ws.d[ch.compartment] += gc;
             ws.b[ch.compartment] += gc * self.reversal(ch.kind.ion());
         }
-        for (i, c) in self.compartments.iter().enumerate().skip(1) {
-            let p = c.parent.expect("non-root compartments have parents");
-            ws.d[i] += c.g_axial_us;
-            ws.d[p] += c.g_axial_us;
-        }
-        // Tree elimination, leaves to root (parents precede children).
-        for i in (1..n).rev() {
-            let c = &self.compartments[i];
-            let p = c.parent.expect("non-root");
-            let f = c.g_axial_us / ws.d[i];
-            ws.d[p] -= f * c.g_axial_us;
-            ws.b[p] += f * ws.b[i];
-        }
-        state.v[0] = ws.b[0] / ws.d[0];
-        for i in 1..n {
-            let c = &self.compartments[i];
-            let p = c.parent.expect("non-root");
-            state.v[i] = (ws.b[i] + c.g_axial_us * state.v[p]) / ws.d[i];
-        }
+        self.solve_tree(&mut ws.d, &mut ws.b, &mut state.v);
         self.advance_gates(state, h);
+    }
+
+    /// Solves the tree system (diagonal d without the axial terms, rhs b)
+    /// into v: the axial conductances are added here, then eliminated from
+    /// the leaves to the root (parents precede children) and substituted back.
+    fn solve_tree(&self, d: &mut [f64], b: &mut [f64], v: &mut [f64]) {
+        let cs = &self.compartments;
+        for c in cs.iter().skip(1) {
+            let p = c.parent.expect("non-root compartments have parents");
+            d[p] += c.g_axial_us;
+        }
+        for (di, c) in d.iter_mut().zip(cs).skip(1) {
+            *di += c.g_axial_us;
+        }
+        for i in (1..cs.len()).rev() {
+            let (p, g) = (cs[i].parent.expect("non-root"), cs[i].g_axial_us);
+            let f = g / d[i];
+            d[p] -= f * g;
+            b[p] += f * b[i];
+        }
+        v[0] = b[0] / d[0];
+        for i in 1..cs.len() {
+            let (p, g) = (cs[i].parent.expect("non-root"), cs[i].g_axial_us);
+            v[i] = (b[i] + g * v[p]) / d[i];
+        }
     }
 
     /// Gates over h at the state's voltages.
     pub fn advance_gates(&self, state: &mut CellState, h: f64) {
         for (ch, g) in self.channels.iter().zip(state.gates.iter_mut()) {
-            ch.advance(g, state.v[ch.compartment], h, self.celsius);
+            self.tables[ch.kind.index()].advance(g, state.v[ch.compartment] - ch.vshift_mv, h);
         }
     }
 
-    /// The resting state: the cell relaxed without input until no voltage
-    /// moves by more than 1e-9 mV per 1 ms step.
+    /// The resting state: the voltages where every membrane current, with
+    /// gates at their steady states, balances the axial currents; found by
+    /// Newton's method on the tree (a few iterations) and cached.
     pub fn resting_state(&self) -> Result<CellState> {
-        let v0 = self.compartments[0].e_pas_mv;
-        let mut state = self.state_at(v0);
-        let mut ws = Workspace::new(self.len());
-        for _ in 0..200_000 {
-            let before = state.v.clone();
-            self.step(&mut state, &mut ws, 1.0);
-            let moved = before
-                .iter()
-                .zip(&state.v)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            if !moved.is_finite() {
+        if let Some(rest) = self.rest.get() {
+            return Ok(rest.clone());
+        }
+        let n = self.len();
+        let mut v = vec![self.compartments[0].e_pas_mv; n];
+        let (mut d, mut b, mut dv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        for _ in 0..100 {
+            let (i0, di) = (self.steady_current(&v, 0.0), self.steady_current(&v, 1e-6));
+            for k in 0..n {
+                d[k] = (di[k] - i0[k]) / 1e-6;
+                // Residual: membrane current plus net axial current out.
+                b[k] = -i0[k];
+            }
+            for (k, c) in self.compartments.iter().enumerate().skip(1) {
+                let p = c.parent.expect("non-root");
+                let i_ax = c.g_axial_us * (v[k] - v[p]);
+                b[k] -= i_ax;
+                b[p] += i_ax;
+            }
+            self.solve_tree(&mut d, &mut b, &mut dv);
+            let step = dv.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            // Damped: never move more than 5 mV in one iteration.
+            let scale = (5.0 / step).min(1.0);
+            v.iter_mut().zip(&dv).for_each(|(x, d)| *x += scale * d);
+            if !step.is_finite() {
                 break;
             }
-            if moved < 1e-9 {
-                return Ok(state);
+            if step < 1e-10 {
+                let gates = self
+                    .channels
+                    .iter()
+                    .map(|c| c.steady_gates(v[c.compartment], self.celsius))
+                    .collect();
+                return Ok(self.rest.get_or_init(|| CellState { v, gates }).clone());
             }
         }
         Err(Error::Numerical {
@@ -287,6 +322,23 @@ impl CellModel {
             time_ms: 0.0,
             problem: "no stable resting potential found".into(),
         })
+    }
+
+    /// Membrane current (nA) of every compartment at v + shift with all gates
+    /// at their steady states.
+    fn steady_current(&self, v: &[f64], shift: f64) -> Vec<f64> {
+        let mut i: Vec<f64> = self
+            .compartments
+            .iter()
+            .zip(v)
+            .map(|(c, &v)| c.g_pas_us * (v + shift - c.e_pas_mv))
+            .collect();
+        for ch in &self.channels {
+            let vc = v[ch.compartment] + shift;
+            let g = ch.conductance(&ch.steady_gates(vc, self.celsius));
+            i[ch.compartment] += g * (vc - self.reversal(ch.kind.ion()));
+        }
+        i
     }
 
     /// Compartment of `tree` whose centre is nearest to path distance d.
@@ -303,24 +355,14 @@ impl CellModel {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.tree == tree)
-            .min_by(|a, b| {
-                (a.1.path_um - path_um)
-                    .abs()
-                    .total_cmp(&(b.1.path_um - path_um).abs())
-            })
+            .min_by(|a, b| (a.1.path_um - path_um).abs().total_cmp(&(b.1.path_um - path_um).abs()))
             .map(|(i, _)| i)
     }
 
     /// Path-distance range (min, max) of the segment centres of a tree.
     pub fn tree_extent(&self, tree: SectionTree) -> Option<(f64, f64)> {
-        let ds = self
-            .compartments
-            .iter()
-            .filter(|c| c.tree == tree)
-            .map(|c| c.path_um);
-        let (lo, hi) = ds.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), d| {
-            (lo.min(d), hi.max(d))
-        });
+        let ds = self.compartments.iter().filter(|c| c.tree == tree).map(|c| c.path_um);
+        let (lo, hi) = ds.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), d| (lo.min(d), hi.max(d)));
         (lo <= hi).then_some((lo, hi))
     }
 

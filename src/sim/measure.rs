@@ -36,23 +36,13 @@ pub struct CellReport {
 /// A simulation of the bare cell with fine steps throughout.
 fn bare_sim<'c>(cell: &'c CellModel, rest: &CellState) -> Simulation<'c> {
     // No synapses: the rule parameters are never used.
-    let mut sim = Simulation::new(
-        cell,
-        rest.clone(),
-        Environment::default(),
-        RuleParams::chindemi2022(),
-    );
+    let mut sim = Simulation::new(cell, rest.clone(), Environment::default(), RuleParams::chindemi2022());
     sim.settings.quiet.enabled = false;
     sim
 }
 
 /// Somatic voltage trace for a single pulse.
-pub fn pulse_response(
-    cell: &CellModel,
-    rest: &CellState,
-    pulse: Pulse,
-    until: f64,
-) -> Result<SomaTrace> {
+pub fn pulse_response(cell: &CellModel, rest: &CellState, pulse: Pulse, until: f64) -> Result<SomaTrace> {
     let mut sim = bare_sim(cell, rest);
     sim.add_pulse(pulse);
     let mut trace = SomaTrace::default();
@@ -62,9 +52,7 @@ pub fn pulse_response(
 
 /// Number of upward crossings of `threshold` in a trace.
 pub fn count_spikes(v: &[f64], threshold: f64) -> usize {
-    v.windows(2)
-        .filter(|w| w[0] < threshold && w[1] >= threshold)
-        .count()
+    v.windows(2).filter(|w| w[0] < threshold && w[1] >= threshold).count()
 }
 
 /// Time of the first upward crossing, linearly interpolated.
@@ -79,14 +67,7 @@ pub fn first_crossing(trace: &SomaTrace, threshold: f64) -> Option<f64> {
 
 /// Smallest amplitude in [lo, hi] (nA) that evokes a spike with a pulse of
 /// `duration` ms, by bisection to `tol`; None if `hi` does not.
-pub fn rheobase(
-    cell: &CellModel,
-    rest: &CellState,
-    duration: f64,
-    lo: f64,
-    hi: f64,
-    tol: f64,
-) -> Result<Option<f64>> {
+pub fn rheobase(cell: &CellModel, rest: &CellState, duration: f64, lo: f64, hi: f64, tol: f64) -> Result<Option<f64>> {
     let spikes = |amp: f64| -> Result<bool> {
         let trace = pulse_response(
             cell,
@@ -140,8 +121,7 @@ pub fn cell_report(cell: &CellModel) -> Result<CellReport> {
     let mut trace = SomaTrace::default();
     let mut both = (&mut peaks, &mut trace);
     sim.run(40.0, &mut ChaCha8Rng::seed_from_u64(0), &mut both)?;
-    let spike_latency_ms =
-        first_crossing(&trace, SPIKE_THRESHOLD_MV).map_or(f64::NAN, |t| t - pulse.start_ms);
+    let spike_latency_ms = first_crossing(&trace, SPIKE_THRESHOLD_MV).map_or(f64::NAN, |t| t - pulse.start_ms);
     let bap = [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
         .iter()
         .map(|&d| (format!("{d}"), apical_amplitude(cell, &rest, &peaks.0, d)))
@@ -168,18 +148,11 @@ fn apical_amplitude(cell: &CellModel, rest: &CellState, peaks: &[f64], d: f64) -
         .filter(|(_, c)| matches!(c.tree, SectionTree::Soma | SectionTree::Apical))
         .map(|(i, c)| (c.path_um, peaks[i] - rest.v[i]))
         .collect();
-    if points.len() < 2
-        || !cell
-            .compartments
-            .iter()
-            .any(|c| c.tree == SectionTree::Apical)
-    {
+    if points.len() < 2 || !cell.compartments.iter().any(|c| c.tree == SectionTree::Apical) {
         return f64::NAN;
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let i = points
-        .partition_point(|p| p.0 < d)
-        .clamp(1, points.len() - 1);
+    let i = points.partition_point(|p| p.0 < d).clamp(1, points.len() - 1);
     let (a, b) = (points[i - 1], points[i]);
     a.1 + (b.1 - a.1) * (d - a.0) / (b.0 - a.0)
 }

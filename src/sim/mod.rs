@@ -6,8 +6,7 @@ mod measure;
 mod quiet;
 
 pub use measure::{
-    cell_report, count_spikes, first_crossing, pulse_response, rheobase, CellReport,
-    SPIKE_THRESHOLD_MV,
+    cell_report, count_spikes, first_crossing, pulse_response, rheobase, CellReport, SPIKE_THRESHOLD_MV,
 };
 
 pub use quiet::QuietSettings;
@@ -101,12 +100,7 @@ pub struct Simulation<'c> {
 
 impl<'c> Simulation<'c> {
     /// A simulation starting at rest at t = 0.
-    pub fn new(
-        cell: &'c CellModel,
-        rest: CellState,
-        env: Environment,
-        rule: RuleParams,
-    ) -> Simulation<'c> {
+    pub fn new(cell: &'c CellModel, rest: CellState, env: Environment, rule: RuleParams) -> Simulation<'c> {
         Simulation {
             cell,
             state: rest.clone(),
@@ -152,11 +146,7 @@ impl<'c> Simulation<'c> {
     /// The next time something happens after now (spike, pulse edge), or `until`.
     fn next_event(&self, until: f64) -> f64 {
         let eps = 1e-9;
-        let spike = self
-            .pre_spikes
-            .get(self.next_spike)
-            .copied()
-            .unwrap_or(f64::INFINITY);
+        let spike = self.pre_spikes.get(self.next_spike).copied().unwrap_or(f64::INFINITY);
         let edges = self
             .pulses
             .iter()
@@ -166,12 +156,7 @@ impl<'c> Simulation<'c> {
     }
 
     /// Runs until `until` (ms), delivering spikes and pulses on the way.
-    pub fn run<R: Rng + ?Sized, O: Observer>(
-        &mut self,
-        until: f64,
-        rng: &mut R,
-        obs: &mut O,
-    ) -> Result<()> {
+    pub fn run<R: Rng + ?Sized, O: Observer>(&mut self, until: f64, rng: &mut R, obs: &mut O) -> Result<()> {
         let eps = 1e-9;
         while self.t < until - eps {
             while let Some(&ts) = self.pre_spikes.get(self.next_spike) {
@@ -207,8 +192,7 @@ impl<'c> Simulation<'c> {
         for s in &self.synapses {
             let v = self.state.v[s.compartment];
             let c = s.current(v, &self.env);
-            self.ws
-                .add_membrane_current(s.compartment, v, c.i_na, c.di_dv_us);
+            self.ws.add_membrane_current(s.compartment, v, c.i_na, c.di_dv_us);
         }
         let i_inj = self.injected_current(self.t + 0.5 * h);
         self.ws.add_injection(0, i_inj);
@@ -288,14 +272,8 @@ impl<'c> Simulation<'c> {
 
     /// Checks every state for NaN or divergence.
     pub fn check_finite(&self) -> Result<()> {
-        if let Some(i) = self
-            .state
-            .v
-            .iter()
-            .position(|v| !v.is_finite() || v.abs() > 1000.0)
-        {
-            return Err(self
-                .numerical_failure(format!("voltage {} mV in compartment {i}", self.state.v[i])));
+        if let Some(i) = self.state.v.iter().position(|v| !v.is_finite() || v.abs() > 1000.0) {
+            return Err(self.numerical_failure(format!("voltage {} mV in compartment {i}", self.state.v[i])));
         }
         if let Some(i) = self.synapses.iter().position(|s| !s.is_finite()) {
             return Err(self.numerical_failure(format!("non-finite state in synapse {i}")));

@@ -7,8 +7,8 @@
 
 use super::Simulation;
 use crate::synapse::{
-    mg_block, nernst_mv, relax, vdcc_hinf, vdcc_minf, Efficacy, IndicatorWeights, RuleParams,
-    RuleSettings, Synapse, CAI_REST_MM,
+    mg_block, nernst_mv, relax, vdcc_hinf, vdcc_minf, Efficacy, IndicatorWeights, RuleParams, RuleSettings, Synapse,
+    CAI_REST_MM,
 };
 
 /// When and how stretches are skipped.
@@ -137,14 +137,7 @@ fn skip_synapse(
 }
 
 /// ρ, Use, Ĝ over [0, h] given the closed-form c*(t).
-fn integrate_slow(
-    s: &mut Synapse,
-    cstar: &ExpSum,
-    h: f64,
-    rule: &RuleParams,
-    settings: &RuleSettings,
-    max_sub: f64,
-) {
+fn integrate_slow(s: &mut Synapse, cstar: &ExpSum, h: f64, rule: &RuleParams, settings: &RuleSettings, max_sub: f64) {
     let (gd, gp) = s.gammas(rule, settings);
     let (td, tp) = (s.theta_d, s.theta_p);
     let weights = |t: f64| IndicatorWeights::at(cstar.at(t), td, tp, settings.variant);
@@ -170,12 +163,7 @@ fn integrate_slow(
 }
 
 /// Earliest time in (lo, hi] where the indicators differ from w0.
-fn first_change(
-    weights: &impl Fn(f64) -> IndicatorWeights,
-    mut lo: f64,
-    mut hi: f64,
-    w0: IndicatorWeights,
-) -> f64 {
+fn first_change(weights: &impl Fn(f64) -> IndicatorWeights, mut lo: f64, mut hi: f64, w0: IndicatorWeights) -> f64 {
     for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
         if weights(mid) == w0 {
@@ -208,14 +196,12 @@ fn slow_segment(s: &mut Synapse, dt: f64, gd: f64, gp: f64, w: IndicatorWeights)
         ]
     };
     let y = [rho, e.g_ampa_ns, e.use_];
-    let add =
-        |y: [f64; 3], k: [f64; 3], c: f64| [y[0] + c * k[0], y[1] + c * k[1], y[2] + c * k[2]];
+    let add = |y: [f64; 3], k: [f64; 3], c: f64| [y[0] + c * k[0], y[1] + c * k[1], y[2] + c * k[2]];
     let k1 = deriv(y);
     let k2 = deriv(add(y, k1, 0.5 * dt));
     let k3 = deriv(add(y, k2, 0.5 * dt));
     let k4 = deriv(add(y, k3, dt));
-    let next: [f64; 3] =
-        std::array::from_fn(|i| y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
+    let next: [f64; 3] = std::array::from_fn(|i| y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
     s.efficacy.rho = next[0].clamp(0.0, 1.0);
     s.expression.g_ampa_ns = next[1];
     s.expression.use_ = next[2];

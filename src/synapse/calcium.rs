@@ -47,9 +47,7 @@ impl CalciumConstants {
     pub fn new(volume_um3: f64, env: &Environment) -> CalciumConstants {
         let pf = 4.0 * env.cao_mm / (4.0 * env.cao_mm + 120.0 / 1.38) * 0.6;
         // Surface of a sphere of volume X.
-        let area_um2 = 4.0
-            * std::f64::consts::PI
-            * (3.0 * volume_um3 / (4.0 * std::f64::consts::PI)).powf(2.0 / 3.0);
+        let area_um2 = 4.0 * std::f64::consts::PI * (3.0 * volume_um3 / (4.0 * std::f64::consts::PI)).powf(2.0 / 3.0);
         // I·1e-9 (A) · η / (2F · X·1e-15 (l)) in M/s = mM/ms.
         let mm_per_ms_per_na = 1e-9 * CALCIUM_FREE_FRACTION / (2.0 * FARADAY * volume_um3 * 1e-15);
         CalciumConstants {
@@ -67,9 +65,7 @@ impl CalciumConstants {
     /// Exact step of cai over h with a constant calcium current.
     pub fn step_cai(&self, cai: f64, i_ca_na: f64, h: f64) -> f64 {
         let decay = (-h / CAI_TAU_MS).exp();
-        CAI_REST_MM
-            + (cai - CAI_REST_MM) * decay
-            + self.influx(i_ca_na) * CAI_TAU_MS * (1.0 - decay)
+        CAI_REST_MM + (cai - CAI_REST_MM) * decay + self.influx(i_ca_na) * CAI_TAU_MS * (1.0 - decay)
     }
 }
 

@@ -11,14 +11,10 @@ mod receptor;
 mod release;
 mod rule;
 
-pub use calcium::{
-    nernst_mv, vdcc_hinf, vdcc_minf, CalciumConstants, CAI_REST_MM, CAI_TAU_MS, FARADAY,
-};
+pub use calcium::{nernst_mv, vdcc_hinf, vdcc_minf, CalciumConstants, CAI_REST_MM, CAI_TAU_MS, FARADAY};
 pub use plasticity::IndicatorWeights;
 pub use plasticity::{Efficacy, Expression, InitialState, RHO_STAR, TAU_EXP_MS, TAU_IND_MS};
-pub use receptor::{
-    mg_block, mg_block_slope, DualExp, AMPA_TAU_RISE_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS,
-};
+pub use receptor::{mg_block, mg_block_slope, DualExp, AMPA_TAU_RISE_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS};
 pub use release::Release;
 pub use rule::{RuleParams, RuleVariant, PARAM_BOUNDS, PARAM_NAMES};
 
@@ -106,6 +102,28 @@ pub struct Synapse {
     /// Largest cai and c* since the last `reset_peaks`.
     pub peak_cai: f64,
     pub peak_cstar: f64,
+    decay: DecayCache,
+}
+
+/// exp(−h/τ) of every exponential in a step, kept for the last (h, τ*):
+/// almost every step has the standard h.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DecayCache {
+    h: f64,
+    tau_star: f64,
+    /// AMPA rise, AMPA decay, NMDA rise, NMDA decay, VDCC m, VDCC h,
+    /// spine calcium, c*, expression.
+    f: [f64; 9],
+}
+
+impl DecayCache {
+    fn empty() -> Self {
+        DecayCache {
+            h: f64::NAN,
+            tau_star: f64::NAN,
+            f: [0.0; 9],
+        }
+    }
 }
 
 /// The membrane current of a synapse at voltage v, with its slope.
@@ -154,7 +172,31 @@ impl Synapse {
             theta_p: f64::INFINITY,
             peak_cai: CAI_REST_MM,
             peak_cstar: 0.0,
+            decay: DecayCache::empty(),
         }
+    }
+
+    fn decay_factors(&mut self, h: f64, tau_star: f64) -> [f64; 9] {
+        if self.decay.h != h || self.decay.tau_star != tau_star {
+            let f = &self.fast;
+            let taus = [
+                f.ampa.tau_rise,
+                f.ampa.tau_decay,
+                f.nmda.tau_rise,
+                f.nmda.tau_decay,
+                calcium::VDCC_TAU_M_MS,
+                calcium::VDCC_TAU_H_MS,
+                CAI_TAU_MS,
+                tau_star,
+                TAU_EXP_MS,
+            ];
+            self.decay = DecayCache {
+                h,
+                tau_star,
+                f: taus.map(|tau| (-h / tau).exp()),
+            };
+        }
+        self.decay.f
     }
 
     /// A presynaptic spike at time t: stochastic release into both receptors.
@@ -176,8 +218,7 @@ impl Synapse {
         let mg = mg_block(v, env.mg_mm);
         let dmg = mg_block_slope(v, env.mg_mm);
         let e_nmda = receptor::NMDA_REVERSAL_MV;
-        let g_vdcc_us =
-            1e-3 * self.ca.g_vdcc_ns * self.fast.vdcc_m * self.fast.vdcc_m * self.fast.vdcc_h;
+        let g_vdcc_us = 1e-3 * self.ca.g_vdcc_ns * self.fast.vdcc_m * self.fast.vdcc_m * self.fast.vdcc_h;
         let e_ca = nernst_mv(env.cao_mm, self.fast.cai, env.celsius);
         SynapticCurrent {
             i_na: g_ampa_us * v + g_nmda_open_us * mg * (v - e_nmda) + g_vdcc_us * (v - e_ca),
@@ -189,10 +230,7 @@ impl Synapse {
     /// B ≥ B − A, and B only decays until the next release.
     pub fn receptor_current_bound(&self, v: f64, env: &Environment) -> f64 {
         let ampa = self.expression.g_ampa_ns * self.fast.ampa.b * v.abs();
-        let nmda = self.g_nmda_ns
-            * self.fast.nmda.b
-            * mg_block(v, env.mg_mm)
-            * (v - receptor::NMDA_REVERSAL_MV).abs();
+        let nmda = self.g_nmda_ns * self.fast.nmda.b * mg_block(v, env.mg_mm) * (v - receptor::NMDA_REVERSAL_MV).abs();
         1e-3 * (ampa + nmda)
     }
 
@@ -200,32 +238,26 @@ impl Synapse {
     pub fn calcium_current(&self, v: f64, env: &Environment) -> f64 {
         let g_nmda_us = 1e-3 * self.g_nmda_ns * self.fast.nmda.open() * mg_block(v, env.mg_mm);
         let i_nmda = self.ca.pf * g_nmda_us * (v - calcium::NMDA_CA_REVERSAL_MV);
-        let g_vdcc_us =
-            1e-3 * self.ca.g_vdcc_ns * self.fast.vdcc_m * self.fast.vdcc_m * self.fast.vdcc_h;
+        let g_vdcc_us = 1e-3 * self.ca.g_vdcc_ns * self.fast.vdcc_m * self.fast.vdcc_m * self.fast.vdcc_h;
         i_nmda + g_vdcc_us * (v - nernst_mv(env.cao_mm, self.fast.cai, env.celsius))
     }
 
     /// Advances every state by h ms with the compartment at voltage v (the
     /// voltage at the end of the step, as in a staggered implicit scheme).
-    pub fn advance(
-        &mut self,
-        h: f64,
-        v: f64,
-        env: &Environment,
-        rule: &RuleParams,
-        settings: &RuleSettings,
-    ) {
+    pub fn advance(&mut self, h: f64, v: f64, env: &Environment, rule: &RuleParams, settings: &RuleSettings) {
+        let k = self.decay_factors(h, rule.tau_star_ms);
         let f = &mut self.fast;
-        f.ampa.decay(h);
-        f.nmda.decay(h);
-        f.vdcc_m = relax(f.vdcc_m, vdcc_minf(v), h, calcium::VDCC_TAU_M_MS);
-        f.vdcc_h = relax(f.vdcc_h, vdcc_hinf(v), h, calcium::VDCC_TAU_H_MS);
-        let i_ca = self.calcium_current(v, env);
+        f.ampa.decay_by(k[0], k[1]);
+        f.nmda.decay_by(k[2], k[3]);
+        f.vdcc_m = vdcc_minf(v) + (f.vdcc_m - vdcc_minf(v)) * k[4];
+        f.vdcc_h = vdcc_hinf(v) + (f.vdcc_h - vdcc_hinf(v)) * k[5];
+        let influx = self.ca.influx(self.calcium_current(v, env));
         let cai_old = self.fast.cai;
-        let cai_new = self.ca.step_cai(cai_old, i_ca, h);
+        let cai_new = CAI_REST_MM + (cai_old - CAI_REST_MM) * k[6] + influx * CAI_TAU_MS * (1.0 - k[6]);
         let cstar_old = self.fast.cstar;
+        // c*' = −c*/τ* + (cai − cai₀), with cai taken at the step's midpoint.
         let drive = 0.5 * (cai_old + cai_new) - CAI_REST_MM;
-        let cstar_new = integrate_exp(cstar_old, drive, rule.tau_star_ms, h);
+        let cstar_new = cstar_old * k[7] + drive * rule.tau_star_ms * (1.0 - k[7]);
         self.fast.cai = cai_new;
         self.fast.cstar = cstar_new;
         self.peak_cai = self.peak_cai.max(cai_new);
@@ -242,17 +274,13 @@ impl Synapse {
             );
             self.efficacy.midpoint_step(h, gd, gp, weights);
             let rho_mid = 0.5 * (rho_old + self.efficacy.rho);
-            self.expression.relax(rho_mid, h);
+            self.expression.relax_by(rho_mid, k[8]);
         }
     }
 
     /// γd and γp as this simulation applies them (MK-801 zeroes γd).
     pub fn gammas(&self, rule: &RuleParams, settings: &RuleSettings) -> (f64, f64) {
-        let gd = if settings.block_depression {
-            0.0
-        } else {
-            rule.gamma_d
-        };
+        let gd = if settings.block_depression { 0.0 } else { rule.gamma_d };
         (gd, rule.gamma_p)
     }
 
@@ -290,10 +318,4 @@ impl Synapse {
 /// Exponential relaxation of x towards x_inf with time constant tau over h.
 pub fn relax(x: f64, x_inf: f64, h: f64, tau: f64) -> f64 {
     x_inf + (x - x_inf) * (-h / tau).exp()
-}
-
-/// Exact step of y' = −y/τ + drive for a constant drive over h.
-pub fn integrate_exp(y: f64, drive: f64, tau: f64, h: f64) -> f64 {
-    let decay = (-h / tau).exp();
-    y * decay + drive * tau * (1.0 - decay)
 }

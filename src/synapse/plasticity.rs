@@ -62,8 +62,7 @@ pub struct Efficacy {
 impl Efficacy {
     /// dρ/dt (1/ms) for given rates and indicator weights.
     pub fn derivative(rho: f64, gamma_d: f64, gamma_p: f64, w: IndicatorWeights) -> f64 {
-        (-rho * (1.0 - rho) * (RHO_STAR - rho) + gamma_p * (1.0 - rho) * w.potentiation
-            - gamma_d * rho * w.depression)
+        (-rho * (1.0 - rho) * (RHO_STAR - rho) + gamma_p * (1.0 - rho) * w.potentiation - gamma_d * rho * w.depression)
             / TAU_IND_MS
     }
 
@@ -107,8 +106,12 @@ impl Expression {
 
     /// Exact relaxation over h with ρ held at `rho`.
     pub fn relax(&mut self, rho: f64, h: f64) {
+        self.relax_by(rho, (-h / TAU_EXP_MS).exp());
+    }
+
+    /// Relaxation with a precomputed factor exp(−h/τ_exp).
+    pub fn relax_by(&mut self, rho: f64, decay: f64) {
         let (g, u) = self.target(rho);
-        let decay = (-h / TAU_EXP_MS).exp();
         self.g_ampa_ns = g + (self.g_ampa_ns - g) * decay;
         self.use_ = u + (self.use_ - u) * decay;
     }
@@ -131,11 +134,7 @@ pub struct InitialState {
 
 impl InitialState {
     pub fn new(u0: f64, g0_ns: f64, potentiated: bool) -> Self {
-        InitialState {
-            u0,
-            g0_ns,
-            potentiated,
-        }
+        InitialState { u0, g0_ns, potentiated }
     }
 
     pub fn rho0(&self) -> f64 {
@@ -150,12 +149,7 @@ impl InitialState {
     /// the [Ca2+]o factor and clipped at 1.
     pub fn expression(&self, u_factor: f64) -> Expression {
         let (g_d, g_p, u_d, u_p) = if self.potentiated {
-            (
-                0.5 * self.g0_ns,
-                self.g0_ns,
-                self.u0.powf(1.0 / NU),
-                self.u0,
-            )
+            (0.5 * self.g0_ns, self.g0_ns, self.u0.powf(1.0 / NU), self.u0)
         } else {
             (self.g0_ns, 2.0 * self.g0_ns, self.u0, self.u0.powf(NU))
         };

@@ -46,6 +46,13 @@ impl DualExp {
         self.b *= (-h / self.tau_decay).exp();
     }
 
+    /// Decay with precomputed factors exp(−h/τr), exp(−h/τd).
+    #[inline]
+    pub fn decay_by(&mut self, rise: f64, decay: f64) {
+        self.a *= rise;
+        self.b *= decay;
+    }
+
     pub fn open(&self) -> f64 {
         self.b - self.a
     }
@@ -73,17 +80,10 @@ mod tests {
     #[test]
     fn mg_block_at_reference_voltages() {
         // 1 / (1 + exp(−0.072·v) / 2.552): 1/(1 + 317.35/2.552) at −80 mV, 1/(1 + 17.81/2.552) at −40 mV, 1/(1 + 1/2.552) at 0 mV.
-        let cases = [
-            (-80.0, 0.007_977_48),
-            (-40.0, 0.125_305_2),
-            (0.0, 0.718_468_5),
-        ];
+        let cases = [(-80.0, 0.007_977_48), (-40.0, 0.125_305_2), (0.0, 0.718_468_5)];
         for (v, expected) in cases {
             let m = mg_block(v, 1.0);
-            assert!(
-                (m - expected).abs() < 1e-5,
-                "m({v}) = {m}, expected {expected}"
-            );
+            assert!((m - expected).abs() < 1e-5, "m({v}) = {m}, expected {expected}");
         }
     }
 
@@ -97,10 +97,7 @@ mod tests {
 
     #[test]
     fn full_release_peaks_at_one() {
-        for (rise, decay) in [
-            (AMPA_TAU_RISE_MS, 1.74),
-            (NMDA_TAU_RISE_MS, NMDA_TAU_DECAY_MS),
-        ] {
+        for (rise, decay) in [(AMPA_TAU_RISE_MS, 1.74), (NMDA_TAU_RISE_MS, NMDA_TAU_DECAY_MS)] {
             let mut r = DualExp::new(rise, decay);
             r.activate(1.0);
             let h = 1e-4;
@@ -109,10 +106,7 @@ mod tests {
                 r.decay(h);
                 peak = peak.max(r.open());
             }
-            assert!(
-                (peak - 1.0).abs() < 1e-6,
-                "peak {peak} for τr {rise}, τd {decay}"
-            );
+            assert!((peak - 1.0).abs() < 1e-6, "peak {peak} for τr {rise}, τd {decay}");
         }
     }
 }

@@ -115,10 +115,7 @@ mod tests {
         let expected = expected_release(f64::from(nrrp), use_, dep, fac, 100.0, spikes);
         for (k, (&total, &e)) in totals.iter().zip(&expected).enumerate() {
             let mean = total as f64 / trials as f64;
-            assert!(
-                (mean - e).abs() / e < 0.01,
-                "spike {k}: mean {mean} vs expected {e}"
-            );
+            assert!((mean - e).abs() / e < 0.01, "spike {k}: mean {mean} vs expected {e}");
         }
         // The train depresses: a test that would pass on a constant would be useless.
         assert!(expected[spikes - 1] < 0.5 * expected[0]);

@@ -1,0 +1,77 @@
+//! Simulated time per wall time of L5TTPC with 6 active synapses during a
+//! 10 Hz pairing burst (5 presynaptic spikes, each followed by a
+//! postsynaptic spike 10 ms later), fine steps of 0.025 ms throughout.
+//!
+//! `cargo bench --bench engine` prints the time per 500 ms burst; the
+//! real-time factor is 500 ms divided by that time.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use plastifit::cell::{load_cell, CellModel};
+use plastifit::pathway::{Contact, Tree};
+use plastifit::sim::{NoObserver, Pulse, Simulation};
+use plastifit::synapse::{Environment, RuleParams, Synapse};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn contact(tree: Tree, path: f64) -> Contact {
+    Contact {
+        tree,
+        path_distance_um: path,
+        use0: 0.5,
+        nrrp: 3,
+        dep_ms: 400.0,
+        fac_ms: 20.0,
+        g_ampa_ns: 1.9,
+        ampa_tau_decay_ms: 1.74,
+        nmda_ratio: 0.55,
+        spine_volume_um3: 0.16,
+        u_hill_k_mm: 2.79,
+        rho0: 0,
+    }
+}
+
+fn pairing_burst(c: &mut Criterion) {
+    let cell = CellModel::build(&load_cell("L5TTPC").unwrap(), 37.0).unwrap();
+    let rest = cell.resting_state().unwrap();
+    let env = Environment::default();
+    let rule = RuleParams::chindemi2022();
+    let contacts: Vec<Contact> = (0..6)
+        .map(|k| contact(if k < 5 { Tree::Basal } else { Tree::Apical }, 40.0 + 30.0 * k as f64))
+        .collect();
+    let mut base = Simulation::new(&cell, rest.clone(), env, rule);
+    for ct in &contacts {
+        let comp = cell.locate(ct.tree, ct.path_distance_um).unwrap();
+        let mut s = Synapse::from_contact(ct, comp, 1.0, &env, rest.v[comp]);
+        let (d, p) = rule.thresholds(ct.tree, 10.0, 20.0);
+        (s.theta_d, s.theta_p) = (d, p);
+        base.synapses.push(s);
+    }
+    base.settle().unwrap();
+    base.settings.quiet.enabled = false;
+    let spikes: Vec<f64> = (0..5).map(|k| 10.0 + 100.0 * k as f64).collect();
+    c.bench_function("l5ttpc_6_synapses_10hz_pairing_burst_500ms", |b| {
+        b.iter(|| {
+            let mut sim = Simulation::new(&cell, base.rest.clone(), env, rule);
+            sim.synapses = base.synapses.clone();
+            sim.settings.quiet.enabled = false;
+            sim.add_presynaptic_spikes(&spikes);
+            for &t in &spikes {
+                sim.add_pulse(Pulse {
+                    start_ms: t + 10.0 - 2.6,
+                    duration_ms: 3.0,
+                    amplitude_na: 2.0,
+                });
+            }
+            sim.run(510.0, &mut ChaCha8Rng::seed_from_u64(1), &mut NoObserver)
+                .unwrap();
+            sim.t
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = pairing_burst
+}
+criterion_main!(benches);
