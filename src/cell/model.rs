@@ -230,7 +230,6 @@ impl CellModel {
     /// One backward-Euler step of h ms: voltages first, then gates at the
     /// new voltages (the staggered scheme of NEURON's default method).
     pub fn step(&self, state: &mut CellState, ws: &mut Workspace, h: f64) {
-        let n = self.len();
         for (i, c) in self.compartments.iter().enumerate() {
             let cap = c.cm_nf / h;
             ws.d[i] = cap + c.g_pas_us + ws.extra_g[i];
