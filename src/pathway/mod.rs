@@ -3,7 +3,7 @@
 //! - [`recipe`]: `datasets/pathways.csv` rows ([`PathwayRecipe`]), loaded and
 //!   validated;
 //! - [`sample`]: correlated sampling of connections from a recipe;
-//! - [`file`]: connection samples written to / read from JSON and CSV.
+//! - [`file`](mod@file): connection samples written to / read from JSON and CSV.
 
 mod contact;
 pub(crate) mod dist;
