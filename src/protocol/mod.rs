@@ -1,5 +1,20 @@
-//! In-vitro protocols on one connection (SPEC §5).
+//! In-vitro protocols (SPEC §5): the published table, the postsynaptic
+//! stimulus, the runner of one connection through one protocol, batches of
+//! connections, and single-spine calcium measurements.
 
+mod batch;
+pub mod calcium;
+mod runner;
 mod stimulus;
+pub mod table;
 
+pub use batch::{run_protocols, tree_extent, ConnectionRow, ProtocolJob, ProtocolResult, SummaryRow};
+pub use runner::{
+    build_simulation, calibration_peaks, induction_schedule, protocol_environment, protocol_seed, run_connection,
+    ConnectionOutcome, Exclusion, RunnerSettings,
+};
 pub use stimulus::{find_spike_stimulus, AmplitudeGrid, SpikeStimulus, PULSE_MS};
+pub use table::{
+    embedded_protocols, load_protocols, load_protocols_checked, parse_protocols, parse_protocols_checked,
+    InVitroProtocol, Manipulation, Measure, PROTOCOL_COLUMNS,
+};
