@@ -2,7 +2,9 @@
 //! command is a thin layer over the library.
 
 mod cell_cmds;
+mod data;
 mod output;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +28,12 @@ pub enum Command {
     /// Passive and active properties of a cell model (input resistance,
     /// time constant, rheobase, spike, bAP attenuation) → DIR/cell_report.json
     CellReport(cell_cmds::CellReportArgs),
+    /// Spine calcium transients of single synapses (EPSP, bAP, ±10 ms
+    /// pairing) against Sabatini et al. 2002 → DIR/calcium_report.json
+    CalciumReport(cell_cmds::CalciumReportArgs),
+    /// Sampled connections through in-vitro protocols by full simulation →
+    /// DIR/connections.csv, DIR/summary.csv, DIR/config.json
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -43,5 +51,26 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CellReport(args) => cell_cmds::cell_report(args),
+        Command::CalciumReport(args) => cell_cmds::calcium_report(args),
+        Command::Simulate(args) => simulate::simulate(args),
     }
+}
+
+/// Sizes the global thread pool (once per process).
+pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    }
+    Ok(())
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {what} (eta {{eta}})"
+    ))
+    .expect("valid template");
+    bar.set_style(style);
+    bar
 }

@@ -5,7 +5,7 @@ use super::runner::{run_connection, ConnectionOutcome, Exclusion, RunnerSettings
 use super::stimulus::{find_spike_stimulus, AmplitudeGrid, SpikeStimulus};
 use super::table::InVitroProtocol;
 use crate::cell::{CellModel, SectionTree};
-use crate::pathway::{sample_connections, Connection, PathwayRecipe, TreeExtent};
+use crate::pathway::{try_sample_connections, Connection, PathwayRecipe, TreeExtent};
 use crate::synapse::RuleParams;
 use crate::Result;
 use rayon::prelude::*;
@@ -33,9 +33,15 @@ pub fn tree_extent(cell: &CellModel) -> TreeExtent {
 
 impl ProtocolJob {
     /// A job on `n` connections sampled from the recipe with `seed`.
-    pub fn sampled(protocol: &InVitroProtocol, recipe: &PathwayRecipe, cell: Arc<CellModel>, n: usize, seed: u64) -> Self {
-        let connections = sample_connections(recipe, tree_extent(&cell), n, seed);
-        ProtocolJob { protocol: protocol.clone(), pathway: recipe.pathway.clone(), g_scale: recipe.g_scale, cell, connections }
+    pub fn sampled(
+        protocol: &InVitroProtocol,
+        recipe: &PathwayRecipe,
+        cell: Arc<CellModel>,
+        n: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let connections = try_sample_connections(recipe, tree_extent(&cell), n, seed)?;
+        Ok(ProtocolJob { protocol: protocol.clone(), pathway: recipe.pathway.clone(), g_scale: recipe.g_scale, cell, connections })
     }
 }
 

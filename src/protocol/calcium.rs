@@ -128,3 +128,70 @@ pub struct CalciumReport {
     pub sabatini2002_epsp_ca_um: [f64; 2],
     pub sabatini2002_bap_ca_um: [f64; 2],
 }
+
+/// Basal contacts of a pathway within `max_path_um` of the soma, from
+/// connections sampled with `seed` (connection k does not depend on how
+/// many are drawn), until `n` are found.
+pub fn basal_contacts(
+    recipe: &crate::pathway::PathwayRecipe,
+    cell: &CellModel,
+    max_path_um: f64,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<Contact>> {
+    let sampler = crate::pathway::Sampler::new(recipe, super::tree_extent(cell), crate::pathway::Copula::chindemi_2022())?;
+    let mut out = Vec::with_capacity(n);
+    for k in 0..(1000 * n.max(1)) {
+        let conn = sampler.connection(k, seed);
+        out.extend(
+            conn.contacts
+                .into_iter()
+                .filter(|c| c.tree == crate::pathway::Tree::Basal && c.path_distance_um <= max_path_um),
+        );
+        if out.len() >= n {
+            out.truncate(n);
+            return Ok(out);
+        }
+    }
+    Err(crate::Error::Config(format!(
+        "pathway {}: too few basal contacts within {max_path_um} µm of the soma",
+        recipe.pathway
+    )))
+}
+
+/// The SPEC §3 spine calcium checks for a pathway: EPSP-evoked (basal
+/// ≤ 150 µm), bAP-evoked (basal ≤ 60 µm) and ±10 ms pairings (basal ≤ 150 µm).
+pub fn calcium_report(cell: &CellModel, recipe: &crate::pathway::PathwayRecipe, n: usize, seed: u64) -> Result<CalciumReport> {
+    let rest = cell.resting_state()?;
+    let single = super::find_spike_stimulus(cell, &rest, 1, 1.0, &super::AmplitudeGrid::default())?;
+    let near = basal_contacts(recipe, cell, 150.0, n, seed)?;
+    let proximal = basal_contacts(recipe, cell, 60.0, n, seed)?;
+    let g = recipe.g_scale;
+    let epsp = calcium_peaks(cell, &near, g, CalciumStimulus::Epsp, &single, seed)?;
+    let bap = calcium_peaks(cell, &proximal, g, CalciumStimulus::Bap, &single, seed)?;
+    let plus = calcium_peaks(cell, &near, g, CalciumStimulus::Pairing { delta_t_ms: 10.0 }, &single, seed)?;
+    let minus = calcium_peaks(cell, &near, g, CalciumStimulus::Pairing { delta_t_ms: -10.0 }, &single, seed)?;
+    let (em, es) = mean_sd(&epsp);
+    let (bm, bs) = mean_sd(&bap);
+    Ok(CalciumReport {
+        pathway: recipe.pathway.clone(),
+        cell: cell.name.clone(),
+        seed,
+        epsp_synapses: epsp.len(),
+        epsp_ca_peak_um_mean: em,
+        epsp_ca_peak_um_sd: es,
+        bap_synapses: bap.len(),
+        bap_ca_peak_um_mean: bm,
+        bap_ca_peak_um_sd: bs,
+        pairing_ca_peak_um_plus10: mean_sd(&plus).0,
+        pairing_ca_peak_um_minus10: mean_sd(&minus).0,
+        definitions: vec![
+            "peak spine calcium above rest (µM), each synapse alone on the cell".into(),
+            "EPSP: one presynaptic spike from rest, successful releases only, basal synapses ≤ 150 µm".into(),
+            "bAP: one somatic 3 ms pulse at the smallest grid amplitude that fires one spike, basal synapses ≤ 60 µm".into(),
+            "pairing: presynaptic spike and postsynaptic spike (−30 mV crossing) Δt = ±10 ms apart, successful releases only, basal ≤ 150 µm".into(),
+        ],
+        sabatini2002_epsp_ca_um: [0.7, 0.4],
+        sabatini2002_bap_ca_um: [1.7, 0.6],
+    })
+}

@@ -312,7 +312,8 @@ pub fn run_connection(
     sim.run(t_end, &mut rng, &mut crate::sim::NoObserver)?;
     sim.clear_pulses();
     settle_efficacies(&mut sim, &mut rng, settings)?;
-    let after = match test_phase(&mut sim, &mut rng, sim.t + period, period, settings)? {
+    let t_after = sim.t + period;
+    let after = match test_phase(&mut sim, &mut rng, t_after, period, settings)? {
         Ok(a) => a,
         Err(reason) => return exclude(format!("after induction: {reason}")),
     };
