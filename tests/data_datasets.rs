@@ -5,8 +5,8 @@ use plastifit::pathway::recipe::EMBEDDED_RECIPES_CSV;
 use plastifit::pathway::{embedded_recipes, find_recipe, load_recipes, parse_recipes};
 use plastifit::protocol::table::EMBEDDED_PROTOCOLS_CSV;
 use plastifit::protocol::{
-    embedded_protocols, load_protocols, load_protocols_checked, parse_protocols,
-    parse_protocols_checked, Manipulation, Measure,
+    embedded_protocols, load_protocols, load_protocols_checked, parse_protocols, parse_protocols_checked, Manipulation,
+    Measure,
 };
 use plastifit::Error;
 
@@ -50,13 +50,7 @@ fn drop_column(text: &str, column: &str) -> String {
 }
 
 /// Assert a row-level error naming file, row and column.
-fn assert_data_error(
-    result: Result<impl std::fmt::Debug, Error>,
-    file: &str,
-    row: usize,
-    column: &str,
-    words: &str,
-) {
+fn assert_data_error(result: Result<impl std::fmt::Debug, Error>, file: &str, row: usize, column: &str, words: &str) {
     let err = result.expect_err("the malformed input must be rejected");
     match &err {
         Error::Data {
@@ -80,10 +74,7 @@ fn assert_data_error(
 
 fn assert_file_error(result: Result<impl std::fmt::Debug, Error>, file: &str, words: &str) {
     let err = result.expect_err("the malformed input must be rejected");
-    assert!(
-        matches!(err, Error::File { .. }),
-        "expected a file error: {err}"
-    );
+    assert!(matches!(err, Error::File { .. }), "expected a file error: {err}");
     let msg = err.to_string();
     assert!(msg.contains(file) && msg.contains(words), "{msg}");
 }
@@ -97,32 +88,19 @@ fn embedded_datasets_load_and_every_protocol_has_a_recipe() {
     assert_eq!(protocols.len(), 42);
     assert_eq!(recipes.len(), 5);
     for p in &protocols {
-        assert!(
-            find_recipe(&recipes, &p.pathway_id()).is_some(),
-            "{}",
-            p.protocol_id
-        );
+        assert!(find_recipe(&recipes, &p.pathway_id()).is_some(), "{}", p.protocol_id);
     }
-    let refs: std::collections::BTreeSet<&str> =
-        protocols.iter().map(|p| p.reference.as_str()).collect();
+    let refs: std::collections::BTreeSet<&str> = protocols.iter().map(|p| p.reference.as_str()).collect();
     assert_eq!(refs.len(), 7, "{refs:?}");
     let m1 = &protocols[0];
     assert_eq!(m1.protocol_id, "mrk97_01");
     assert_eq!(m1.pathway_id(), "L5TTPC-L5TTPC");
-    assert_eq!(
-        (m1.stimuli_per_burst, m1.bursts, m1.n_connections),
-        (5, 10, 2)
-    );
+    assert_eq!((m1.stimuli_per_burst, m1.bursts, m1.n_connections), (5, 10, 2));
     assert_eq!(m1.measure, Measure::Amplitude);
-    let rmp = protocols
-        .iter()
-        .find(|p| p.protocol_id == "rmp08_01")
-        .unwrap();
+    let rmp = protocols.iter().find(|p| p.protocol_id == "rmp08_01").unwrap();
     assert_eq!(rmp.measure, Measure::Slope);
     assert_eq!(rmp.manipulation, Manipulation::Mk801Pre);
-    assert!(recipes
-        .iter()
-        .all(|r| r.g_scale == 1.0 && r.post_cell == r.post_type));
+    assert!(recipes.iter().all(|r| r.g_scale == 1.0 && r.post_cell == r.post_type));
 }
 
 #[test]
@@ -132,10 +110,7 @@ fn dataset_files_on_disk_load_the_same_as_the_embedded_copies() {
     assert_eq!(recipes, embedded_recipes().unwrap());
     let protocols = load_protocols_checked(dir.join("invitro_protocols.csv"), &recipes).unwrap();
     assert_eq!(protocols, embedded_protocols().unwrap());
-    assert_eq!(
-        load_protocols(dir.join("invitro_protocols.csv")).unwrap(),
-        protocols
-    );
+    assert_eq!(load_protocols(dir.join("invitro_protocols.csv")).unwrap(), protocols);
 }
 
 #[test]
@@ -162,10 +137,7 @@ fn datasets_match_the_reference_rows() {
         let (dh, drows) = read(root.join("datasets").join(name));
         assert_eq!(rrows.len(), drows.len(), "{name}");
         for (col, h) in rh.iter().enumerate() {
-            let dcol = dh
-                .iter()
-                .position(|x| x == h)
-                .unwrap_or_else(|| panic!("{name}: {h}"));
+            let dcol = dh.iter().position(|x| x == h).unwrap_or_else(|| panic!("{name}: {h}"));
             for (a, b) in rrows.iter().zip(&drows) {
                 assert_eq!(a.get(col), b.get(dcol), "{name}: {h}");
             }
@@ -247,13 +219,7 @@ fn protocol_n_connections_below_one() {
 fn protocol_frequency_not_positive() {
     for v in ["0", "-10"] {
         let text = protocols_with(1, "frequency_hz", v);
-        assert_data_error(
-            parse_protocols(text.as_bytes(), P),
-            P,
-            3,
-            "frequency_hz",
-            "must be > 0",
-        );
+        assert_data_error(parse_protocols(text.as_bytes(), P), P, 3, "frequency_hz", "must be > 0");
     }
 }
 
@@ -268,26 +234,14 @@ fn protocol_stimuli_and_bursts_below_one() {
         "must be >= 1",
     );
     let text = protocols_with(2, "bursts", "0");
-    assert_data_error(
-        parse_protocols(text.as_bytes(), P),
-        P,
-        4,
-        "bursts",
-        "must be >= 1",
-    );
+    assert_data_error(parse_protocols(text.as_bytes(), P), P, 4, "bursts", "must be >= 1");
 }
 
 #[test]
 fn protocol_burst_longer_than_its_period() {
     // 5 stimuli at 1 Hz last 4 s.
     let text = protocols_with(9, "burst_period_s", "3");
-    assert_data_error(
-        parse_protocols(text.as_bytes(), P),
-        P,
-        11,
-        "burst_period_s",
-        "burst",
-    );
+    assert_data_error(parse_protocols(text.as_bytes(), P), P, 11, "burst_period_s", "burst");
 }
 
 #[test]
@@ -340,40 +294,18 @@ fn protocol_without_a_recipe() {
 #[test]
 fn protocol_bad_pathway_names() {
     let text = protocols_with(0, "pre_type", "");
-    assert_data_error(
-        parse_protocols(text.as_bytes(), P),
-        P,
-        2,
-        "pre_type",
-        "empty",
-    );
+    assert_data_error(parse_protocols(text.as_bytes(), P), P, 2, "pre_type", "empty");
     let text = protocols_with(0, "post_type", "L5-TTPC");
-    assert_data_error(
-        parse_protocols(text.as_bytes(), P),
-        P,
-        2,
-        "post_type",
-        "'-'",
-    );
+    assert_data_error(parse_protocols(text.as_bytes(), P), P, 2, "post_type", "'-'");
 }
 
 #[test]
 fn protocol_ragged_row_and_empty_file() {
     let mut text = EMBEDDED_PROTOCOLS_CSV.to_string();
     text.push_str("extra,row\n");
-    assert_data_error(
-        parse_protocols(text.as_bytes(), P),
-        P,
-        44,
-        "(whole row)",
-        "fields",
-    );
+    assert_data_error(parse_protocols(text.as_bytes(), P), P, 44, "(whole row)", "fields");
     let header_only = EMBEDDED_PROTOCOLS_CSV.lines().next().unwrap().to_string() + "\n";
-    assert_file_error(
-        parse_protocols(header_only.as_bytes(), P),
-        P,
-        "no protocols",
-    );
+    assert_file_error(parse_protocols(header_only.as_bytes(), P), P, "no protocols");
 }
 
 #[test]
@@ -382,10 +314,7 @@ fn protocol_file_on_disk_is_named_in_errors() {
     let path = dir.path().join("my_protocols.csv");
     std::fs::write(&path, protocols_with(7, "epsp_ratio_sem", "-1")).unwrap();
     let err = load_protocols(&path).unwrap_err().to_string();
-    assert!(
-        err.contains("my_protocols.csv") && err.contains("row 9"),
-        "{err}"
-    );
+    assert!(err.contains("my_protocols.csv") && err.contains("row 9"), "{err}");
     let missing = load_protocols(dir.path().join("absent.csv")).unwrap_err();
     assert!(matches!(missing, Error::Io { .. }), "{missing}");
 }
@@ -401,11 +330,7 @@ fn recipes_with(row: usize, column: &str, value: &str) -> String {
 #[test]
 fn recipe_missing_column_is_a_file_error() {
     let text = drop_column(EMBEDDED_RECIPES_CSV, "g_scale");
-    assert_file_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        "missing column 'g_scale'",
-    );
+    assert_file_error(parse_recipes(text.as_bytes(), R), R, "missing column 'g_scale'");
 }
 
 #[test]
@@ -455,21 +380,9 @@ fn recipe_means_and_sds_must_be_positive() {
 #[test]
 fn recipe_fractions_in_unit_interval() {
     let text = recipes_with(3, "apical_fraction", "1.2");
-    assert_data_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        5,
-        "apical_fraction",
-        "[0, 1]",
-    );
+    assert_data_error(parse_recipes(text.as_bytes(), R), R, 5, "apical_fraction", "[0, 1]");
     let text = recipes_with(3, "use_mean", "1.2");
-    assert_data_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        5,
-        "use_mean",
-        "(0, 1)",
-    );
+    assert_data_error(parse_recipes(text.as_bytes(), R), R, 5, "use_mean", "(0, 1)");
 }
 
 #[test]
@@ -483,13 +396,7 @@ fn recipe_unknown_or_unsupported_distribution() {
         "unknown distribution 'lognormal'",
     );
     let text = recipes_with(0, "use_dist", "gamma");
-    assert_data_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        2,
-        "use_dist",
-        "not supported",
-    );
+    assert_data_error(parse_recipes(text.as_bytes(), R), R, 2, "use_dist", "not supported");
     let text = recipes_with(0, "nrrp_dist", "binomial");
     assert_data_error(
         parse_recipes(text.as_bytes(), R),
@@ -516,21 +423,9 @@ fn recipe_infeasible_beta() {
 #[test]
 fn recipe_counts_below_one() {
     let text = recipes_with(4, "nrrp_mean", "0.5");
-    assert_data_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        6,
-        "nrrp_mean",
-        "must be >= 1",
-    );
+    assert_data_error(parse_recipes(text.as_bytes(), R), R, 6, "nrrp_mean", "must be >= 1");
     let text = recipes_with(4, "contacts_mean", "0");
-    assert_data_error(
-        parse_recipes(text.as_bytes(), R),
-        R,
-        6,
-        "contacts_mean",
-        "must be >= 1",
-    );
+    assert_data_error(parse_recipes(text.as_bytes(), R), R, 6, "contacts_mean", "must be >= 1");
 }
 
 #[test]

@@ -1,18 +1,15 @@
 //! Connection files: JSON and CSV round trips and validation on read.
 
 use plastifit::pathway::{
-    embedded_recipes, load_connections, parse_connections_csv, parse_connections_json,
-    sample_connections, save_connections_csv, save_connections_json, write_connections_csv,
-    write_connections_json, ConnectionSample, TreeExtent,
+    embedded_recipes, load_connections, parse_connections_csv, parse_connections_json, sample_connections,
+    save_connections_csv, save_connections_json, write_connections_csv, write_connections_json, ConnectionSample,
+    TreeExtent,
 };
 use plastifit::Error;
 
 fn sample(n: usize) -> ConnectionSample {
     let recipes = embedded_recipes().unwrap();
-    let r = recipes
-        .iter()
-        .find(|r| r.pathway == "L5TTPC-L5TTPC")
-        .unwrap();
+    let r = recipes.iter().find(|r| r.pathway == "L5TTPC-L5TTPC").unwrap();
     let extent = TreeExtent {
         basal_max_um: 257.0,
         apical_min_um: 10.0,
@@ -37,13 +34,7 @@ fn csv_text(s: &ConnectionSample) -> String {
     String::from_utf8(buf).unwrap()
 }
 
-fn assert_data_error<T: std::fmt::Debug>(
-    result: Result<T, Error>,
-    file: &str,
-    row: usize,
-    column: &str,
-    words: &str,
-) {
+fn assert_data_error<T: std::fmt::Debug>(result: Result<T, Error>, file: &str, row: usize, column: &str, words: &str) {
     let err = result.expect_err("the malformed input must be rejected");
     match &err {
         Error::Data {
@@ -68,10 +59,7 @@ fn assert_data_error<T: std::fmt::Debug>(
 
 fn assert_file_error<T: std::fmt::Debug>(result: Result<T, Error>, file: &str, words: &str) {
     let err = result.expect_err("the malformed input must be rejected");
-    assert!(
-        matches!(err, Error::File { .. }),
-        "expected a file error: {err}"
-    );
+    assert!(matches!(err, Error::File { .. }), "expected a file error: {err}");
     let msg = err.to_string();
     assert!(msg.contains(file) && msg.contains(words), "{msg}");
 }
@@ -130,10 +118,7 @@ fn json_without_seed_is_accepted() {
     s.seed = None;
     let text = json_text(&s);
     assert!(!text.contains("\"seed\""));
-    assert_eq!(
-        parse_connections_json(text.as_bytes(), "s.json").unwrap(),
-        s
-    );
+    assert_eq!(parse_connections_json(text.as_bytes(), "s.json").unwrap(), s);
 }
 
 // ---------------------------------------------------------------- JSON errors
@@ -174,9 +159,7 @@ fn json_bad_contact_values_name_connection_and_field() {
 fn json_unknown_tree_is_reported_with_its_line() {
     let text = json_edit(|v| v["connections"][0]["contacts"][0]["tree"] = "axon".into());
     assert_file_error(parse_connections_json(text.as_bytes(), J), J, "line");
-    let err = parse_connections_json(text.as_bytes(), J)
-        .unwrap_err()
-        .to_string();
+    let err = parse_connections_json(text.as_bytes(), J).unwrap_err().to_string();
     assert!(err.contains("axon"), "{err}");
 }
 
@@ -191,13 +174,7 @@ fn json_connection_level_errors() {
         "duplicate connection id 0",
     );
     let text = json_edit(|v| v["connections"][1]["pathway"] = "L23PC-L5TTPC".into());
-    assert_data_error(
-        parse_connections_json(text.as_bytes(), J),
-        J,
-        2,
-        "pathway",
-        "differs",
-    );
+    assert_data_error(parse_connections_json(text.as_bytes(), J), J, 2, "pathway", "differs");
     let text = json_edit(|v| v["connections"][0]["contacts"] = serde_json::json!([]));
     assert_data_error(
         parse_connections_json(text.as_bytes(), J),
@@ -207,13 +184,7 @@ fn json_connection_level_errors() {
         "at least one contact",
     );
     let text = json_edit(|v| v["connections"][0]["post_cell"] = "".into());
-    assert_data_error(
-        parse_connections_json(text.as_bytes(), J),
-        J,
-        1,
-        "post_cell",
-        "empty",
-    );
+    assert_data_error(parse_connections_json(text.as_bytes(), J), J, 1, "post_cell", "empty");
 }
 
 #[test]
@@ -225,33 +196,17 @@ fn json_file_level_errors() {
         "not a plastifit connection file",
     );
     let text = json_edit(|v| v["version"] = 2.into());
-    assert_file_error(
-        parse_connections_json(text.as_bytes(), J),
-        J,
-        "unsupported version 2",
-    );
+    assert_file_error(parse_connections_json(text.as_bytes(), J), J, "unsupported version 2");
     let text = json_edit(|v| v["connections"] = serde_json::json!([]));
-    assert_file_error(
-        parse_connections_json(text.as_bytes(), J),
-        J,
-        "no connections",
-    );
+    assert_file_error(parse_connections_json(text.as_bytes(), J), J, "no connections");
     let text = json_edit(|v| {
         v["connections"][0]["contacts"][0]
             .as_object_mut()
             .unwrap()
             .remove("nrrp");
     });
-    assert_file_error(
-        parse_connections_json(text.as_bytes(), J),
-        J,
-        "missing field `nrrp`",
-    );
-    assert_file_error(
-        parse_connections_json("{\"format\": ".as_bytes(), J),
-        J,
-        "line 1",
-    );
+    assert_file_error(parse_connections_json(text.as_bytes(), J), J, "missing field `nrrp`");
+    assert_file_error(parse_connections_json("{\"format\": ".as_bytes(), J), J, "line 1");
 }
 
 // ---------------------------------------------------------------- CSV errors
@@ -294,13 +249,7 @@ fn csv_bad_contact_values_name_row_and_column() {
         ("path_distance_um", "-3", "must be >= 0"),
     ] {
         let text = csv_edit(3, column, value);
-        assert_data_error(
-            parse_connections_csv(text.as_bytes(), C),
-            C,
-            5,
-            column,
-            words,
-        );
+        assert_data_error(parse_connections_csv(text.as_bytes(), C), C, 5, column, words);
     }
 }
 
@@ -318,28 +267,11 @@ fn csv_connection_consistency() {
         "differs",
     );
     let text = csv_edit(1, "post_cell", "L23PC");
-    assert_data_error(
-        parse_connections_csv(text.as_bytes(), C),
-        C,
-        3,
-        "post_cell",
-        "differs",
-    );
+    assert_data_error(parse_connections_csv(text.as_bytes(), C), C, 3, "post_cell", "differs");
     let text = csv_edit(1, "pathway", "L23PC-L5TTPC");
-    assert_data_error(
-        parse_connections_csv(text.as_bytes(), C),
-        C,
-        3,
-        "pathway",
-        "differs",
-    );
+    assert_data_error(parse_connections_csv(text.as_bytes(), C), C, 3, "pathway", "differs");
     // A later row reusing connection 0's id after connection 1 started.
-    let last = s
-        .connections
-        .iter()
-        .map(|c| c.contacts.len())
-        .sum::<usize>()
-        - 1;
+    let last = s.connections.iter().map(|c| c.contacts.len()).sum::<usize>() - 1;
     let text = csv_edit(last, "connection_id", "0");
     assert_data_error(
         parse_connections_csv(text.as_bytes(), C),
@@ -359,11 +291,7 @@ fn csv_file_level_errors() {
         "missing column 'g_ampa_ns'",
     );
     let header = csv_text(&sample(1)).lines().next().unwrap().to_string();
-    assert_file_error(
-        parse_connections_csv(header.as_bytes(), C),
-        C,
-        "no connections",
-    );
+    assert_file_error(parse_connections_csv(header.as_bytes(), C), C, "no connections");
 }
 
 #[test]

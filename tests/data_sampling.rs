@@ -1,8 +1,8 @@
 //! Statistics, determinism and geometry of sampled connections (SPEC §4).
 
 use plastifit::pathway::{
-    embedded_recipes, sample_connections, Connection, Contact, Copula, PathwayRecipe, Sampler,
-    Tree, TreeExtent, CHINDEMI_2022_CORRELATION,
+    embedded_recipes, sample_connections, Connection, Contact, Copula, PathwayRecipe, Sampler, Tree, TreeExtent,
+    CHINDEMI_2022_CORRELATION,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -67,11 +67,7 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
     let (mx, sx) = mean_sd(x);
     let (my, sy) = mean_sd(y);
     let n = x.len() as f64;
-    x.iter()
-        .zip(y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / ((n - 1.0) * sx * sy)
+    x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum::<f64>() / ((n - 1.0) * sx * sy)
 }
 
 fn spearman(x: &[f64], y: &[f64]) -> f64 {
@@ -94,8 +90,7 @@ fn bvn_zero(x: f64, rho: f64) -> f64 {
     let steps = 4000;
     let h = (hi - lo) / steps as f64;
     let s = (1.0 - rho * rho).sqrt();
-    let f =
-        |z: f64| (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt() * nd.cdf(-rho * z / s);
+    let f = |z: f64| (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt() * nd.cdf(-rho * z / s);
     let mut acc = f(lo) + f(hi);
     for i in 1..steps {
         let w = if i % 2 == 1 { 4.0 } else { 2.0 };
@@ -198,12 +193,7 @@ fn columns(cs: &[&Contact]) -> Columns {
 
 fn check_marginals(r: &PathwayRecipe, conns: &[Connection]) {
     let cs = contacts(conns);
-    assert!(
-        cs.len() > 10_000,
-        "{}: only {} synapses",
-        r.pathway,
-        cs.len()
-    );
+    assert!(cs.len() > 10_000, "{}: only {} synapses", r.pathway, cs.len());
     let c = columns(&cs);
     let tag = |s: &str| format!("{} {s}", r.pathway);
     let pairs = [
@@ -230,9 +220,7 @@ fn check_marginals(r: &PathwayRecipe, conns: &[Connection]) {
     } else {
         assert!(c.nrrp.iter().all(|&n| n == 1.0));
     }
-    assert!(cs
-        .iter()
-        .all(|c| c.nrrp >= 1 && c.use0 > 0.0 && c.use0 <= 1.0));
+    assert!(cs.iter().all(|c| c.nrrp >= 1 && c.use0 > 0.0 && c.use0 <= 1.0));
     assert!(cs
         .iter()
         .all(|c| c.nmda_ratio == r.nmda_ratio && c.u_hill_k_mm == r.u_hill_k_mm));
@@ -245,11 +233,7 @@ fn check_marginals(r: &PathwayRecipe, conns: &[Connection]) {
     within(&tag("contacts sd"), gsd, csd, 0.05);
     // ρ0 = 1 with probability U0, so P(ρ0 = 1) = E[U0].
     let rho1 = cs.iter().filter(|c| c.rho0 == 1).count() as f64 / cs.len() as f64;
-    assert!(
-        (rho1 - r.use_mean).abs() < 0.015,
-        "{}: P(rho0=1) {rho1}",
-        r.pathway
-    );
+    assert!((rho1 - r.use_mean).abs() < 0.015, "{}: P(rho0=1) {rho1}", r.pathway);
 }
 
 /// Spearman correlations of (U, Nrrp, G, X) against the copula targets.
@@ -308,17 +292,10 @@ fn l5ttpc_marginals_and_copula_match_the_recipe() {
         ("X", &c.x, (r.spine_volume_um3_mean, r.spine_volume_um3_sd)),
         ("D", &c.d, (r.dep_ms_mean, r.dep_ms_sd)),
         ("F", &c.f, (r.fac_ms_mean, r.fac_ms_sd)),
-        (
-            "tau",
-            &c.tau,
-            (r.ampa_tau_decay_ms_mean, r.ampa_tau_decay_ms_sd),
-        ),
+        ("tau", &c.tau, (r.ampa_tau_decay_ms_mean, r.ampa_tau_decay_ms_sd)),
     ] {
         let (m, s) = mean_sd(v);
-        eprintln!(
-            "  {name}: {m:.4} ± {s:.4} (recipe {:.4} ± {:.4})",
-            want.0, want.1
-        );
+        eprintln!("  {name}: {m:.4} ± {s:.4} (recipe {:.4} ± {:.4})", want.0, want.1);
     }
     for (pair, got, want) in report {
         eprintln!("  Spearman {pair}: {got:.4} (target {want:.4})");
@@ -400,12 +377,7 @@ fn apical_fraction_and_path_distances_follow_the_recipe() {
             (frac - r.apical_fraction).abs() < 0.01,
             "{name}: apical fraction {frac}"
         );
-        let bm = truncated_mean(
-            r.basal_path_um_mean,
-            r.basal_path_um_sd,
-            0.0,
-            e.basal_max_um,
-        );
+        let bm = truncated_mean(r.basal_path_um_mean, r.basal_path_um_sd, 0.0, e.basal_max_um);
         within(&format!("{name} basal path"), mean_sd(&basal).0, bm, 0.02);
         if r.apical_fraction > 0.0 {
             let am = truncated_mean(

@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use plastifit::optim::benchmarks::{Zdt, ZdtProblem};
 use plastifit::optim::{
-    run, step, Evaluator, GenerationReport, Individual, Observer, OptimiserConfig, OptimiserState,
-    Recorder, SelectorKind,
+    run, step, Evaluator, GenerationReport, Individual, Observer, OptimiserConfig, OptimiserState, Recorder,
+    SelectorKind,
 };
 use plastifit::Error;
 
-const SELECTORS: [SelectorKind; 3] = [
-    SelectorKind::Ibea,
-    SelectorKind::IbeaBluepyopt,
-    SelectorKind::Nsga2,
-];
+const SELECTORS: [SelectorKind; 3] = [SelectorKind::Ibea, SelectorKind::IbeaBluepyopt, SelectorKind::Nsga2];
 
 fn config(selector: SelectorKind) -> OptimiserConfig {
     OptimiserConfig {
@@ -87,26 +83,17 @@ fn resume_from_json_equals_an_uninterrupted_run() {
         // made exactly the evaluations it reports.
         let second_half: usize = log.reports[3..].iter().map(|r| r.evaluated.len()).sum();
         assert_eq!(second.calls.load(Ordering::SeqCst), second_half);
-        assert_eq!(
-            log.reports[3].evaluated.first().map(|i| i.id),
-            Some(evaluations_before)
-        );
+        assert_eq!(log.reports[3].evaluated.first().map(|i| i.id), Some(evaluations_before));
 
         assert_eq!(log.reports.len(), 6);
-        assert_eq!(
-            all_evaluated(&log.reports),
-            all_evaluated(&whole_log.reports)
-        );
+        assert_eq!(all_evaluated(&log.reports), all_evaluated(&whole_log.reports));
         assert_eq!(log.reports, whole_log.reports, "{selector}");
         assert_eq!(resumed, whole, "{selector}");
         assert_eq!(
             serde_json::to_string(&resumed).unwrap(),
             serde_json::to_string(&whole).unwrap()
         );
-        assert_eq!(
-            evaluator.calls.load(Ordering::SeqCst),
-            whole.evaluations() as usize
-        );
+        assert_eq!(evaluator.calls.load(Ordering::SeqCst), whole.evaluations() as usize);
     }
 }
 
@@ -114,10 +101,7 @@ fn resume_from_json_equals_an_uninterrupted_run() {
 fn results_do_not_depend_on_the_thread_count() {
     for selector in SELECTORS {
         let run_in = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let evaluator = Counting::new(true);
                 let mut state = OptimiserState::new(config(selector), &evaluator, 5).unwrap();
@@ -169,13 +153,8 @@ fn failed_evaluations_get_the_penalty_and_reach_the_observer() {
     run(&mut state, &flaky, &mut log, 4).unwrap();
 
     let failures: Vec<&Individual> = log.evaluated().filter(|i| i.failed()).collect();
-    let messages: Vec<&str> = failures
-        .iter()
-        .map(|i| i.failure.as_deref().unwrap())
-        .collect();
-    assert!(messages
-        .iter()
-        .any(|m| m.starts_with("simulation diverged")));
+    let messages: Vec<&str> = failures.iter().map(|i| i.failure.as_deref().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("simulation diverged")));
     assert!(messages
         .iter()
         .any(|m| m.contains("panicked") && m.contains("spine calcium went negative")));
@@ -210,10 +189,7 @@ fn invalid_settings_and_problems_are_refused() {
             ..OptimiserConfig::default()
         },
     ] {
-        assert!(matches!(
-            OptimiserState::new(bad, &zdt, 0),
-            Err(Error::Config(_))
-        ));
+        assert!(matches!(OptimiserState::new(bad, &zdt, 0), Err(Error::Config(_))));
     }
 
     struct Box1 {
@@ -249,11 +225,7 @@ fn invalid_settings_and_problems_are_refused() {
 fn observer_errors_stop_the_run() {
     struct FailAt(u64);
     impl Observer for FailAt {
-        fn observe(
-            &mut self,
-            report: &GenerationReport,
-            _: &OptimiserState,
-        ) -> plastifit::Result<()> {
+        fn observe(&mut self, report: &GenerationReport, _: &OptimiserState) -> plastifit::Result<()> {
             if report.summary.generation == self.0 {
                 Err(Error::Config("disk full".into()))
             } else {

@@ -22,11 +22,7 @@ fn zdt_run(problem: ZdtProblem, config: OptimiserConfig, seed: u64) -> (f64, f64
     let selector = config.selector;
     let mut state = OptimiserState::new(config, &zdt, seed).unwrap();
     run(&mut state, &zdt, &mut (), 250).unwrap();
-    let population: Vec<&[f64]> = state
-        .population()
-        .iter()
-        .map(|i| i.errors.as_slice())
-        .collect();
+    let population: Vec<&[f64]> = state.population().iter().map(|i| i.errors.as_slice()).collect();
     let hall: Vec<&[f64]> = state
         .hall_of_fame()
         .members()

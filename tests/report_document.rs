@@ -2,8 +2,7 @@
 //! inline; the Markdown page links the figures by file name.
 
 use plastifit::report::{
-    compare_means, heatmap, welch_sample_vs_summary, Align, CategorySeries, Frame, HeatmapOptions,
-    MeanSem, Page, Table,
+    compare_means, heatmap, welch_sample_vs_summary, Align, CategorySeries, Frame, HeatmapOptions, MeanSem, Page, Table,
 };
 
 fn page() -> Page {
@@ -11,25 +10,13 @@ fn page() -> Page {
     let series = vec![
         CategorySeries {
             name: "in silico".into(),
-            values: vec![
-                Some(MeanSem {
-                    mean: 1.1,
-                    sem: 0.02,
-                }),
-                None,
-            ],
+            values: vec![Some(MeanSem { mean: 1.1, sem: 0.02 }), None],
         },
         CategorySeries {
             name: "in vitro".into(),
             values: vec![
-                Some(MeanSem {
-                    mean: 1.2,
-                    sem: 0.05,
-                }),
-                Some(MeanSem {
-                    mean: 0.9,
-                    sem: 0.04,
-                }),
+                Some(MeanSem { mean: 1.2, sem: 0.05 }),
+                Some(MeanSem { mean: 0.9, sem: 0.04 }),
             ],
         },
     ];
@@ -63,11 +50,7 @@ fn page() -> Page {
         .figure("training.svg", &fig1, "Mean ± SEM per protocol.")
         .table(table, Some("Welch tests, two-sided.".into()));
     p.section("Rule map")
-        .figure(
-            "rule map.svg",
-            &fig2,
-            "EPSP ratio over frequency and timing.",
-        )
+        .figure("rule map.svg", &fig2, "EPSP ratio over frequency and timing.")
         .list(["one", "two <b>"])
         .code("{\"tau\": 278.318}");
     p
@@ -94,18 +77,8 @@ fn html_page_is_self_contained_xhtml_with_every_figure_inline() {
     }
     let svgs = doc.descendants().filter(|n| n.has_tag_name("svg")).count();
     assert_eq!(svgs, 2);
-    assert_eq!(
-        doc.descendants()
-            .filter(|n| n.has_tag_name("figure"))
-            .count(),
-        2
-    );
-    assert_eq!(
-        doc.descendants()
-            .filter(|n| n.has_tag_name("table"))
-            .count(),
-        1
-    );
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("figure")).count(), 2);
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("table")).count(), 1);
 
     // Escaped text survives.
     let title = doc.descendants().find(|n| n.has_tag_name("h1")).unwrap();
@@ -118,9 +91,9 @@ fn html_page_is_self_contained_xhtml_with_every_figure_inline() {
         .any(|n| n.has_tag_name("li") && n.text() == Some("two <b>")));
 
     // The heatmap's missing cell is listed under its figure.
-    assert!(doc.descendants().any(|n| n.has_tag_name("li")
-        && n.text()
-            .is_some_and(|t| t.contains("no value at (x, y) = (10, -10)"))));
+    assert!(doc
+        .descendants()
+        .any(|n| n.has_tag_name("li") && n.text().is_some_and(|t| t.contains("no value at (x, y) = (10, -10)"))));
 
     // Nothing external: the only URLs are XML namespace names.
     let stripped = html
@@ -131,12 +104,7 @@ fn html_page_is_self_contained_xhtml_with_every_figure_inline() {
         assert!(!html.contains(bad), "{bad} in page");
     }
     // Styles are inline.
-    assert_eq!(
-        doc.descendants()
-            .filter(|n| n.has_tag_name("style"))
-            .count(),
-        1
-    );
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("style")).count(), 1);
 }
 
 #[test]

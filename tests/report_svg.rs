@@ -2,9 +2,8 @@
 //! text, byte-identical output, and NaN or empty input handled.
 
 use plastifit::report::{
-    compare_means, distributions, heatmap, lines, CategorySeries, DistributionOptions,
-    DistributionStyle, Frame, HeatmapOptions, LinesOptions, MeanSem, Plot, ReportError, XyPoint,
-    XySeries,
+    compare_means, distributions, heatmap, lines, CategorySeries, DistributionOptions, DistributionStyle, Frame,
+    HeatmapOptions, LinesOptions, MeanSem, Plot, ReportError, XyPoint, XySeries,
 };
 
 /// Parses the SVG, checks the root and that no attribute or text holds a
@@ -13,10 +12,7 @@ fn parse(svg: &str) -> roxmltree::Document<'_> {
     let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not XML: {e}\n{svg}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
-    assert_eq!(
-        root.tag_name().namespace(),
-        Some("http://www.w3.org/2000/svg")
-    );
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
     for node in doc.descendants() {
         for a in node.attributes() {
             for bad in ["NaN", "nan", "inf"] {
@@ -54,24 +50,14 @@ fn protocols() -> Vec<&'static str> {
 }
 
 fn epsp_frame() -> Frame {
-    Frame::new(
-        "Training protocols",
-        "protocol",
-        "EPSP ratio (after/before)",
-    )
+    Frame::new("Training protocols", "protocol", "EPSP ratio (after/before)")
 }
 
 fn two_series() -> Vec<CategorySeries> {
     vec![
         CategorySeries {
             name: "in silico".into(),
-            values: vec![
-                ms(1.21, 0.03),
-                ms(0.78, 0.02),
-                ms(1.02, 0.01),
-                ms(0.99, 0.02),
-                None,
-            ],
+            values: vec![ms(1.21, 0.03), ms(0.78, 0.02), ms(1.02, 0.01), ms(0.99, 0.02), None],
         },
         CategorySeries {
             name: "in vitro".into(),
@@ -118,10 +104,7 @@ fn compare_means_rotates_long_labels() {
     let rotated = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("tick-label"))
-        .filter(|n| {
-            n.attribute("transform")
-                .is_some_and(|t| t.starts_with("rotate(-45"))
-        })
+        .filter(|n| n.attribute("transform").is_some_and(|t| t.starts_with("rotate(-45")))
         .count();
     assert_eq!(rotated, 12);
     assert_eq!(count(&doc, "mark"), 12);
@@ -138,20 +121,10 @@ fn text_is_escaped_and_survives_parsing() {
     let plot = compare_means(&frame, &cats, &series, None).unwrap();
     let doc = parse(&plot.svg);
     let t = texts(&doc);
-    for s in [
-        "A <&> \"B\" 'C'",
-        "x <units>",
-        "y & z",
-        "p<&>1",
-        "<series & co>",
-    ] {
+    for s in ["A <&> \"B\" 'C'", "x <units>", "y & z", "p<&>1", "<series & co>"] {
         assert!(t.iter().any(|x| x == s), "{s} not found in {t:?}");
     }
-    let title = doc
-        .root_element()
-        .children()
-        .find(|n| n.has_tag_name("title"))
-        .unwrap();
+    let title = doc.root_element().children().find(|n| n.has_tag_name("title")).unwrap();
     assert_eq!(title.text(), Some("A <&> \"B\" 'C'"));
 }
 
@@ -195,10 +168,7 @@ fn output_is_byte_identical_across_calls() {
         log_x: true,
         reference_y: Some(1.0),
     };
-    assert_eq!(
-        lines(&f, &s, &lo).unwrap().svg,
-        lines(&f, &s, &lo).unwrap().svg
-    );
+    assert_eq!(lines(&f, &s, &lo).unwrap().svg, lines(&f, &s, &lo).unwrap().svg);
 }
 
 #[test]
@@ -241,13 +211,7 @@ fn empty_inputs_give_an_empty_but_valid_figure() {
         )
         .unwrap(),
         distributions(&f, &no, &[], &DistributionOptions::default()).unwrap(),
-        distributions(
-            &f,
-            &["a"],
-            &[vec![f64::NAN]],
-            &DistributionOptions::default(),
-        )
-        .unwrap(),
+        distributions(&f, &["a"], &[vec![f64::NAN]], &DistributionOptions::default()).unwrap(),
         lines(&f, &[], &LinesOptions::default()).unwrap(),
         lines(
             &f,
@@ -292,10 +256,7 @@ fn distributions_strip_box_and_overlay() {
     assert_eq!(count(&doc, "mean"), 2, "one per non-empty category");
     assert_eq!(count(&doc, "box"), 0);
     assert!(strip.notes.iter().any(|n| n == "none: no value"));
-    assert!(strip
-        .notes
-        .iter()
-        .any(|n| n.contains("1 non-finite value(s)")));
+    assert!(strip.notes.iter().any(|n| n.contains("1 non-finite value(s)")));
 
     let boxed = distributions(
         &f,
@@ -416,17 +377,11 @@ fn lines_with_log_x_and_error_bars() {
     assert_eq!(count(&doc, "line"), 2);
     assert_eq!(count(&doc, "reference"), 1);
     assert_eq!(p.notes.len(), 2, "{:?}", p.notes);
-    assert!(p
-        .notes
-        .iter()
-        .any(|n| n.contains("x = 0 left out of the log axis")));
+    assert!(p.notes.iter().any(|n| n.contains("x = 0 left out of the log axis")));
     // Decade ticks on the log axis.
     let t = texts(&doc);
     for label in ["0.1", "1", "10"] {
-        assert!(
-            t.iter().any(|s| s == label),
-            "tick {label} missing in {t:?}"
-        );
+        assert!(t.iter().any(|s| s == label), "tick {label} missing in {t:?}");
     }
     // The polyline runs left to right (points sorted by x).
     let line = doc
@@ -498,10 +453,7 @@ fn heatmap_cells_nan_cells_and_colour_bar() {
     assert_eq!(centre_fill, "#f6f6f6");
     // Colour bar spans 1 ± 0.5 (largest |z − 1|) with ticks.
     for tick in ["0.5", "1.0", "1.5"] {
-        assert!(
-            labels.iter().any(|s| s == tick),
-            "colour-bar tick {tick} in {labels:?}"
-        );
+        assert!(labels.iter().any(|s| s == tick), "colour-bar tick {tick} in {labels:?}");
     }
 }
 
@@ -550,12 +502,7 @@ fn shape_mismatch_and_bad_frames_are_errors() {
         })
     ));
     assert!(matches!(
-        distributions(
-            &f,
-            &["a", "b"],
-            &[vec![1.0]],
-            &DistributionOptions::default()
-        ),
+        distributions(&f, &["a", "b"], &[vec![1.0]], &DistributionOptions::default()),
         Err(ReportError::Shape { .. })
     ));
     assert!(compare_means(&f.clone().with_size(10.0, 10.0), &["a"], &s, None).is_err());

@@ -85,9 +85,13 @@ impl ChannelKind {
             }
             ChannelKind::Kslow => {
                 let alpha = trap0(v, 11.1, 0.0052, 13.1);
-                let beta = 0.01938 * (-(v + 1.27) / 71.0).exp() - 0.0053;
+                // The fitted closing rate dips below 0 above about +90 mV
+                // (a6 < 0), which would put a∞ above 1: floor it at 0.
+                let beta = (0.01938 * (-(v + 1.27) / 71.0).exp() - 0.0053).max(0.0);
                 let taub = 360.0 + (1010.0 + 23.7 * (v + 54.0)) * (-(v + 75.0).powi(2) / (48.0 * 48.0)).exp();
-                let taub1 = 2350.0 + 1380.0 * (-0.01118 * v).exp() - 210.0 * (-0.0306 * v).exp();
+                // The published fit turns negative below about −117 mV, where
+                // it would make the gate grow without bound: floor it at 1 ms.
+                let taub1 = (2350.0 + 1380.0 * (-0.01118 * v).exp() - 210.0 * (-0.0306 * v).exp()).max(1.0);
                 let binf = 1.0 / (1.0 + ((v + 58.0) / 11.0).exp());
                 [
                     (alpha / (alpha + beta), 1.0 / (alpha + beta)),
@@ -232,7 +236,8 @@ mod tests {
     fn activation_midpoints_match_the_published_kinetics() {
         // Ih opens on hyperpolarisation.
         let ih = |v: f64| ChannelKind::Ih.rates(v, 37.0)[0].0;
-        assert!(ih(-120.0) > 0.8 && ih(-40.0) < 0.1);
+        // q∞(−120) = 0.0126/(0.0126 + 0.0051) ≈ 0.71; q∞(−40) ≈ 8e-4.
+        assert!((ih(-120.0) - 0.71).abs() < 0.01 && ih(-40.0) < 1e-3);
         // km: m∞(−35) = 0.5 exactly.
         assert!((ChannelKind::Km.rates(-35.0, 37.0)[0].0 - 0.5).abs() < 1e-12);
         // nap: m∞(−48) = 0.5 exactly.

@@ -38,6 +38,10 @@ pub struct CellModel {
     reversal: [f64; 3],
     /// Rate tables by `ChannelKind::index`.
     tables: Vec<RateTable>,
+    /// Parent index and axial conductance (µS) of every compartment, flat
+    /// for the solver (entry 0, the root, is unused).
+    parents: Vec<usize>,
+    g_axial: Vec<f64>,
     /// The resting state, found once on first use.
     rest: std::sync::OnceLock<CellState>,
 }
@@ -188,8 +192,15 @@ impl CellModel {
                 });
             }
         }
+        let parents = compartments.iter().map(|c| c.parent.unwrap_or(0)).collect();
+        let g_axial = compartments
+            .iter()
+            .map(|c| if c.parent.is_some() { c.g_axial_us } else { 0.0 })
+            .collect();
         Ok(CellModel {
             name: desc.name.clone(),
+            parents,
+            g_axial,
             compartments,
             channels,
             section_names: desc.sections.iter().map(|s| s.name.clone()).collect(),
@@ -248,24 +259,20 @@ impl CellModel {
     /// into v: the axial conductances are added here, then eliminated from
     /// the leaves to the root (parents precede children) and substituted back.
     fn solve_tree(&self, d: &mut [f64], b: &mut [f64], v: &mut [f64]) {
-        let cs = &self.compartments;
-        for c in cs.iter().skip(1) {
-            let p = c.parent.expect("non-root compartments have parents");
-            d[p] += c.g_axial_us;
+        let (parents, g) = (&self.parents, &self.g_axial);
+        let n = parents.len();
+        for i in 1..n {
+            d[parents[i]] += g[i];
+            d[i] += g[i];
         }
-        for (di, c) in d.iter_mut().zip(cs).skip(1) {
-            *di += c.g_axial_us;
-        }
-        for i in (1..cs.len()).rev() {
-            let (p, g) = (cs[i].parent.expect("non-root"), cs[i].g_axial_us);
-            let f = g / d[i];
-            d[p] -= f * g;
-            b[p] += f * b[i];
+        for i in (1..n).rev() {
+            let f = g[i] / d[i];
+            d[parents[i]] -= f * g[i];
+            b[parents[i]] += f * b[i];
         }
         v[0] = b[0] / d[0];
-        for i in 1..cs.len() {
-            let (p, g) = (cs[i].parent.expect("non-root"), cs[i].g_axial_us);
-            v[i] = (b[i] + g * v[p]) / d[i];
+        for i in 1..n {
+            v[i] = (b[i] + g[i] * v[parents[i]]) / d[i];
         }
     }
 

@@ -7,8 +7,8 @@ use super::channels::ChannelKind;
 
 const V_MIN: f64 = -150.0;
 const V_MAX: f64 = 100.0;
-/// Table resolution (mV): interpolation error in the gates is below 1e-6.
-const V_STEP: f64 = 0.05;
+/// Table resolution (mV); NEURON's own tables for these channels use ~1.1 mV.
+const V_STEP: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct RateTable {
@@ -18,8 +18,10 @@ pub struct RateTable {
     gates: usize,
     /// Position of the last interval's start.
     last: f64,
-    /// Per voltage point and gate: (x∞, τ, exp(−dt_ref/τ)).
-    rows: Vec<[f64; 3]>,
+    /// Per voltage point and gate: (x∞, exp(−dt_ref/τ)).
+    rows: Vec<[f64; 2]>,
+    /// Per voltage point and gate: τ (for steps other than dt_ref).
+    taus: Vec<f64>,
 }
 
 impl RateTable {
@@ -27,10 +29,12 @@ impl RateTable {
         let n = ((V_MAX - V_MIN) / V_STEP).round() as usize + 1;
         let gates = kind.gate_count();
         let mut rows = Vec::with_capacity(n * gates);
+        let mut taus = Vec::with_capacity(n * gates);
         for i in 0..n {
             let r = kind.rates(V_MIN + i as f64 * V_STEP, celsius);
             for &(inf, tau) in r.iter().take(gates) {
-                rows.push([inf, tau, (-dt_ref / tau).exp()]);
+                rows.push([inf, (-dt_ref / tau).exp()]);
+                taus.push(tau);
             }
         }
         RateTable {
@@ -40,6 +44,7 @@ impl RateTable {
             gates,
             last: (n - 1) as f64,
             rows,
+            taus,
         }
     }
 
@@ -58,13 +63,13 @@ impl RateTable {
         let w = pos - i as f64;
         let same_step = h == self.dt_ref;
         for (k, g) in gates.iter_mut().enumerate().take(self.gates) {
-            let a = &self.rows[i * self.gates + k];
-            let b = &self.rows[(i + 1) * self.gates + k];
+            let (ia, ib) = (i * self.gates + k, (i + 1) * self.gates + k);
+            let (a, b) = (&self.rows[ia], &self.rows[ib]);
             let inf = a[0] + w * (b[0] - a[0]);
             let decay = if same_step {
-                a[2] + w * (b[2] - a[2])
+                a[1] + w * (b[1] - a[1])
             } else {
-                (-h / (a[1] + w * (b[1] - a[1]))).exp()
+                (-h / (self.taus[ia] + w * (self.taus[ib] - self.taus[ia]))).exp()
             };
             *g = inf + (*g - inf) * decay;
         }

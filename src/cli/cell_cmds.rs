@@ -1,7 +1,7 @@
 //! `cell-report` and `calcium-report`.
 
-use super::output::write_json;
 use super::data::{DataArgs, Datasets};
+use super::output::write_json;
 use crate::cell::{load_cell, CellModel};
 use clap::Args;
 use std::path::PathBuf;

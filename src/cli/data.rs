@@ -32,13 +32,27 @@ impl Datasets {
     pub fn load(args: &DataArgs) -> anyhow::Result<Datasets> {
         let (recipes, recipe_label) = match &args.pathways_file {
             Some(p) => (crate::pathway::load_recipes(p)?, p.display().to_string()),
-            None => (crate::pathway::embedded_recipes()?, "datasets/pathways.csv (built in)".to_string()),
+            None => (
+                crate::pathway::embedded_recipes()?,
+                "datasets/pathways.csv (built in)".to_string(),
+            ),
         };
         let (protocols, protocol_label) = match &args.protocols_file {
-            Some(p) => (crate::protocol::load_protocols_checked(p, &recipes)?, p.display().to_string()),
-            None => (crate::protocol::embedded_protocols()?, "datasets/invitro_protocols.csv (built in)".to_string()),
+            Some(p) => (
+                crate::protocol::load_protocols_checked(p, &recipes)?,
+                p.display().to_string(),
+            ),
+            None => (
+                crate::protocol::embedded_protocols()?,
+                "datasets/invitro_protocols.csv (built in)".to_string(),
+            ),
         };
-        Ok(Datasets { protocols, recipes, labels: [protocol_label, recipe_label], cells: Default::default() })
+        Ok(Datasets {
+            protocols,
+            recipes,
+            labels: [protocol_label, recipe_label],
+            cells: Default::default(),
+        })
     }
 
     /// Protocols by id, in the order given; "all" selects every row.
@@ -48,10 +62,14 @@ impl Datasets {
         }
         ids.iter()
             .map(|id| {
-                self.protocols.iter().find(|p| &p.protocol_id == id).cloned().ok_or_else(|| {
-                    let known: Vec<&str> = self.protocols.iter().map(|p| p.protocol_id.as_str()).collect();
-                    anyhow!("unknown protocol '{id}' (known: {})", known.join(", "))
-                })
+                self.protocols
+                    .iter()
+                    .find(|p| &p.protocol_id == id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = self.protocols.iter().map(|p| p.protocol_id.as_str()).collect();
+                        anyhow!("unknown protocol '{id}' (known: {})", known.join(", "))
+                    })
             })
             .collect()
     }
@@ -122,10 +140,11 @@ pub fn load_params(name_or_path: &str) -> anyhow::Result<RuleParams> {
     if name_or_path == "chindemi2022" {
         return Ok(RuleParams::chindemi2022());
     }
-    let text = std::fs::read_to_string(name_or_path)
-        .with_context(|| format!("reading rule parameters '{name_or_path}' (a JSON file, or the built-in name chindemi2022)"))?;
-    let params: RuleParams =
-        serde_json::from_str(&text).with_context(|| format!("{name_or_path}: not a JSON object of the 11 rule parameters"))?;
+    let text = std::fs::read_to_string(name_or_path).with_context(|| {
+        format!("reading rule parameters '{name_or_path}' (a JSON file, or the built-in name chindemi2022)")
+    })?;
+    let params: RuleParams = serde_json::from_str(&text)
+        .with_context(|| format!("{name_or_path}: not a JSON object of the 11 rule parameters"))?;
     params.validate().with_context(|| name_or_path.to_string())?;
     Ok(params)
 }

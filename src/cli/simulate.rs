@@ -70,7 +70,12 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         cao_override_mm: args.cao,
         ..RunnerSettings::default()
     };
-    let jobs = data.jobs(&protocols, args.connections, args.seed, args.connections_file.as_deref())?;
+    let jobs = data.jobs(
+        &protocols,
+        args.connections,
+        args.seed,
+        args.connections_file.as_deref(),
+    )?;
     let total: usize = jobs.iter().map(|j| j.connections.len()).sum();
     let bar = super::progress_bar(total as u64, "connections");
     let results = run_protocols(&jobs, &rule, &settings, &|| bar.inc(1))?;
@@ -112,12 +117,22 @@ pub fn write_results(out: &std::path::Path, results: &[ProtocolResult]) -> anyho
 }
 
 fn print_summary(results: &[ProtocolResult]) {
-    println!("{:<10} {:<16} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9}", "protocol", "pathway", "n", "mean", "sem", "invitro", "sem", "err_sem");
+    println!(
+        "{:<10} {:<16} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "protocol", "pathway", "n", "mean", "sem", "invitro", "sem", "err_sem"
+    );
     for r in results {
         let s = r.summary();
         println!(
             "{:<10} {:<16} {:>4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.3}",
-            s.protocol_id, s.pathway, s.n_connections, s.epsp_ratio_mean, s.epsp_ratio_sem, s.invitro_mean, s.invitro_sem, s.error_sem
+            s.protocol_id,
+            s.pathway,
+            s.n_connections,
+            s.epsp_ratio_mean,
+            s.epsp_ratio_sem,
+            s.invitro_mean,
+            s.invitro_sem,
+            s.error_sem
         );
     }
 }

@@ -42,14 +42,12 @@ impl HallOfFame {
             return false;
         }
         let rejected = self.members.iter().any(|m| {
-            dominates(&m.errors, &candidate.errors)
-                || (m.errors == candidate.errors && m.values == candidate.values)
+            dominates(&m.errors, &candidate.errors) || (m.errors == candidate.errors && m.values == candidate.values)
         });
         if rejected {
             return false;
         }
-        self.members
-            .retain(|m| !dominates(&candidate.errors, &m.errors));
+        self.members.retain(|m| !dominates(&candidate.errors, &m.errors));
         self.members.push(candidate.clone());
         true
     }

@@ -133,15 +133,11 @@ impl OptimiserConfig {
             ("eta_mutation", self.eta_mutation),
         ] {
             if !(eta.is_finite() && eta > 0.0) {
-                return Err(Error::Config(format!(
-                    "{name} must be finite and > 0, got {eta}"
-                )));
+                return Err(Error::Config(format!("{name} must be finite and > 0, got {eta}")));
             }
         }
         if self.tournament_size < 1 {
-            return Err(Error::Config(
-                "tournament_size must be at least 1, got 0".to_string(),
-            ));
+            return Err(Error::Config("tournament_size must be at least 1, got 0".to_string()));
         }
         if !(self.kappa.is_finite() && self.kappa > 0.0) {
             return Err(Error::Config(format!(
@@ -163,9 +159,7 @@ impl OptimiserConfig {
 /// `lower < upper`.
 pub fn validate_bounds(bounds: &[(f64, f64)]) -> Result<()> {
     if bounds.is_empty() {
-        return Err(Error::Config(
-            "the evaluator has no free parameter".to_string(),
-        ));
+        return Err(Error::Config("the evaluator has no free parameter".to_string()));
     }
     for (i, &(lo, hi)) in bounds.iter().enumerate() {
         if !(lo.is_finite() && hi.is_finite()) {
@@ -290,8 +284,7 @@ mod tests {
 
     #[test]
     fn json_defaults_and_unknown_fields() {
-        let c: OptimiserConfig =
-            serde_json::from_str(r#"{"offspring_size": 10, "selector": "nsga2"}"#).unwrap();
+        let c: OptimiserConfig = serde_json::from_str(r#"{"offspring_size": 10, "selector": "nsga2"}"#).unwrap();
         assert_eq!(c.offspring_size, 10);
         assert_eq!(c.selector, SelectorKind::Nsga2);
         assert_eq!(c.cxpb, 0.3);

@@ -79,8 +79,7 @@ fn volume(mut points: Vec<Vec<f64>>, reference: &[f64]) -> f64 {
                 if height <= 0.0 {
                     continue;
                 }
-                let slice: Vec<Vec<f64>> =
-                    points[..=i].iter().map(|p| p[..last].to_vec()).collect();
+                let slice: Vec<Vec<f64>> = points[..=i].iter().map(|p| p[..last].to_vec()).collect();
                 v += volume(non_dominated(slice), &reference[..last]) * height;
             }
             v
@@ -108,11 +107,7 @@ pub fn minimax_best<'a, I>(candidates: I, weights: &[f64]) -> Result<Option<usiz
 where
     I: IntoIterator<Item = &'a [f64]>,
 {
-    if let Some((k, w)) = weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
-    {
+    if let Some((k, w)) = weights.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
         return Err(Error::Config(format!(
             "objective weight {k} must be finite and >= 0, got {w}"
         )));
@@ -226,10 +221,7 @@ mod tests {
         assert_eq!(minimax_best(refs(), &[1.0, 1.0, 1.0]).unwrap(), Some(2));
         // Weights (1/8, 1/8, 1/4) as in the Blue Brain fit: scores
         // 0.375, 0.5, 0.25, inf, 0.25 → 2.
-        assert_eq!(
-            minimax_best(refs(), &[0.125, 0.125, 0.25]).unwrap(),
-            Some(2)
-        );
+        assert_eq!(minimax_best(refs(), &[0.125, 0.125, 0.25]).unwrap(), Some(2));
         // Weight on objective 1 only.
         assert_eq!(minimax_best(refs(), &[0.0, 1.0, 0.0]).unwrap(), Some(2));
         assert_eq!(minimax_best(refs(), &[1.0, 0.0, 0.0]).unwrap(), Some(0));

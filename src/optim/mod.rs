@@ -46,6 +46,4 @@ pub use evaluator::Evaluator;
 pub use individual::{dominates, is_valid, Individual};
 pub use metrics::{hypervolume, hypervolume_2d, minimax_best, minimax_score};
 pub use selection::{Selection, Selector};
-pub use state::{
-    run, step, GenerationReport, GenerationSummary, Observer, OptimiserState, Recorder,
-};
+pub use state::{run, step, GenerationReport, GenerationSummary, Observer, OptimiserState, Recorder};

@@ -43,11 +43,7 @@ impl OptimiserState {
     /// A fresh run: validates the settings and the evaluator's bounds and
     /// objectives, and seeds the generator. Nothing is evaluated until the
     /// first [`step`], which draws and evaluates the initial population.
-    pub fn new<E: Evaluator + ?Sized>(
-        config: OptimiserConfig,
-        evaluator: &E,
-        seed: u64,
-    ) -> Result<Self> {
+    pub fn new<E: Evaluator + ?Sized>(config: OptimiserConfig, evaluator: &E, seed: u64) -> Result<Self> {
         config.validate()?;
         validate_bounds(evaluator.bounds())?;
         if evaluator.objective_names().is_empty() {
@@ -257,11 +253,7 @@ impl Observer for Recorder {
 /// in parallel on the current rayon pool and are collected in order, so the
 /// outcome does not depend on the number of threads. The observer is called
 /// last, with the advanced state.
-pub fn step<E, O>(
-    state: &mut OptimiserState,
-    evaluator: &E,
-    observer: &mut O,
-) -> Result<GenerationReport>
+pub fn step<E, O>(state: &mut OptimiserState, evaluator: &E, observer: &mut O) -> Result<GenerationReport>
 where
     E: Evaluator + ?Sized,
     O: Observer + ?Sized,
@@ -307,10 +299,7 @@ where
         .enumerate()
         .map(|(i, c)| {
             if c.changed {
-                fresh
-                    .next()
-                    .expect("one evaluation per changed child")
-                    .clone()
+                fresh.next().expect("one evaluation per changed child").clone()
             } else {
                 state.parents[i].clone()
             }
@@ -335,11 +324,7 @@ where
     } else {
         selector.select(&errors, mu, &mut state.rng)
     };
-    state.population = selection
-        .survivors
-        .iter()
-        .map(|&i| pool[i].clone())
-        .collect();
+    state.population = selection.survivors.iter().map(|&i| pool[i].clone()).collect();
     state.parents = selection.parents.iter().map(|&i| pool[i].clone()).collect();
     state.evaluations += evaluated.len() as u64;
     state.generation += 1;
@@ -355,12 +340,7 @@ where
 /// Steps until `state.generation() == generations` (nothing if already
 /// there). `generations` counts the initial population, as BluePyOpt's
 /// `max_ngen` does: `run(.., 250)` evaluates 250 generations in all.
-pub fn run<E, O>(
-    state: &mut OptimiserState,
-    evaluator: &E,
-    observer: &mut O,
-    generations: u64,
-) -> Result<()>
+pub fn run<E, O>(state: &mut OptimiserState, evaluator: &E, observer: &mut O, generations: u64) -> Result<()>
 where
     E: Evaluator + ?Sized,
     O: Observer + ?Sized,
@@ -414,9 +394,7 @@ fn evaluate_all<E: Evaluator + ?Sized>(
         .enumerate()
         .map(|(k, values)| {
             let outcome = catch_unwind(AssertUnwindSafe(|| evaluator.evaluate(&values)))
-                .unwrap_or_else(|payload| {
-                    Err(format!("evaluation panicked: {}", panic_message(&*payload)))
-                })
+                .unwrap_or_else(|payload| Err(format!("evaluation panicked: {}", panic_message(&*payload))))
                 .and_then(|errors| check_errors(errors, objectives));
             let id = first_id + k as u64;
             match outcome {
@@ -495,11 +473,7 @@ mod tests {
     #[test]
     fn unchanged_clones_are_not_reevaluated() {
         let zdt = Zdt::new(ZdtProblem::Zdt1, 5);
-        for selector in [
-            SelectorKind::Ibea,
-            SelectorKind::IbeaBluepyopt,
-            SelectorKind::Nsga2,
-        ] {
+        for selector in [SelectorKind::Ibea, SelectorKind::IbeaBluepyopt, SelectorKind::Nsga2] {
             let cfg = OptimiserConfig {
                 cxpb: 0.0,
                 mutpb: 0.0,
@@ -540,10 +514,7 @@ mod tests {
         let mut state = OptimiserState::new(small(SelectorKind::Ibea), &zdt, 3).unwrap();
         step(&mut state, &zdt, &mut ()).unwrap();
         let before = state.clone();
-        assert!(matches!(
-            step(&mut state, &other, &mut ()),
-            Err(Error::Config(_))
-        ));
+        assert!(matches!(step(&mut state, &other, &mut ()), Err(Error::Config(_))));
         assert_eq!(state, before);
     }
 
@@ -554,10 +525,7 @@ mod tests {
             mutpb: 2.0,
             ..OptimiserConfig::default()
         };
-        assert!(matches!(
-            OptimiserState::new(cfg, &zdt, 0),
-            Err(Error::Config(_))
-        ));
+        assert!(matches!(OptimiserState::new(cfg, &zdt, 0), Err(Error::Config(_))));
     }
 
     #[test]

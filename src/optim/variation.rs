@@ -21,13 +21,7 @@ pub const SBX_GENE_PROBABILITY: f64 = 0.5;
 /// differ by more than 1e-14, one draw gives the spread factor of both
 /// children, which are clipped to the bounds, and a last draw (`≤ 0.5`)
 /// decides which parent receives which child.
-pub fn sbx_bounded<R: Rng + ?Sized>(
-    a: &mut [f64],
-    b: &mut [f64],
-    eta: f64,
-    bounds: &[(f64, f64)],
-    rng: &mut R,
-) {
+pub fn sbx_bounded<R: Rng + ?Sized>(a: &mut [f64], b: &mut [f64], eta: f64, bounds: &[(f64, f64)], rng: &mut R) {
     debug_assert_eq!(a.len(), b.len());
     debug_assert_eq!(a.len(), bounds.len());
     let exponent = 1.0 / (eta + 1.0);
@@ -135,13 +129,7 @@ pub fn var_and<R: Rng + ?Sized>(
             let (left, right) = children.split_at_mut(i);
             let a = &mut left[i - 1];
             let b = &mut right[0];
-            sbx_bounded(
-                &mut a.values,
-                &mut b.values,
-                config.eta_crossover,
-                bounds,
-                rng,
-            );
+            sbx_bounded(&mut a.values, &mut b.values, config.eta_crossover, bounds, rng);
             a.changed = true;
             b.changed = true;
         }
@@ -168,13 +156,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn bounds() -> Vec<(f64, f64)> {
-        vec![
-            (0.0, 1.0),
-            (-5.0, 5.0),
-            (150.0, 350.0),
-            (1.0, 10.0),
-            (1e-3, 2e-3),
-        ]
+        vec![(0.0, 1.0), (-5.0, 5.0), (150.0, 350.0), (1.0, 10.0), (1e-3, 2e-3)]
     }
 
     fn random_point(rng: &mut ChaCha8Rng, b: &[(f64, f64)]) -> Vec<f64> {

@@ -362,20 +362,12 @@ mod tests {
 
     #[test]
     fn gamma_quantile_inverts_the_cdf() {
-        for &(mean, sd) in &[
-            (25.7, 45.87),
-            (1.94, 1.0),
-            (365.6, 100.15),
-            (0.1628, 0.0839),
-        ] {
+        for &(mean, sd) in &[(25.7, 45.87), (1.94, 1.0), (365.6, 100.15), (0.1628, 0.0839)] {
             let g = GammaMs::new(mean, sd);
             for &p in &[1e-12, 1e-6, 0.01, 0.3, 0.5, 0.7, 0.99, 1.0 - 1e-9] {
                 let x = g.quantile(Tail::from_uniform(p));
                 let back = gamma_p(g.shape, x / g.scale);
-                assert!(
-                    (back - p).abs() <= 1e-9 * p.max(1e-3),
-                    "{mean} {sd} {p}: {back}"
-                );
+                assert!((back - p).abs() <= 1e-9 * p.max(1e-3), "{mean} {sd} {p}: {back}");
             }
             // Far upper tail through q.
             let x = g.quantile(Tail::from_z(7.0));
@@ -397,10 +389,7 @@ mod tests {
                 } else {
                     (beta_reg(d.b, d.a, 1.0 - x), tail.q)
                 };
-                assert!(
-                    (got / want - 1.0).abs() < 1e-6,
-                    "{mean} {sd} {z}: {got} {want}"
-                );
+                assert!((got / want - 1.0).abs() < 1e-6, "{mean} {sd} {z}: {got} {want}");
             }
         }
     }

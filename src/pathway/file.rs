@@ -83,10 +83,7 @@ struct JsonIn {
 }
 
 /// Write a sample as (pretty-printed) JSON.
-pub fn write_connections_json<W: Write>(
-    writer: W,
-    sample: &ConnectionSample,
-) -> std::io::Result<()> {
+pub fn write_connections_json<W: Write>(writer: W, sample: &ConnectionSample) -> std::io::Result<()> {
     let out = JsonOut {
         format: CONNECTIONS_FORMAT,
         version: CONNECTIONS_VERSION,
@@ -101,20 +98,14 @@ pub fn write_connections_json<W: Write>(
 }
 
 /// Write a sample as CSV, one row per contact.
-pub fn write_connections_csv<W: Write>(
-    writer: W,
-    sample: &ConnectionSample,
-) -> std::io::Result<()> {
+pub fn write_connections_csv<W: Write>(writer: W, sample: &ConnectionSample) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(writer);
     w.write_record(CONNECTIONS_CSV_COLUMNS)?;
     for c in &sample.connections {
         if c.contacts.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!(
-                    "connection {} has no contacts and cannot be written as CSV",
-                    c.id
-                ),
+                format!("connection {} has no contacts and cannot be written as CSV", c.id),
             ));
         }
         for s in &c.contacts {
@@ -190,15 +181,10 @@ pub fn load_connections_csv(path: impl AsRef<Path>) -> Result<ConnectionSample> 
 }
 
 /// Parse and validate JSON connections from a reader; `file` labels errors.
-pub fn parse_connections_json<R: Read>(
-    mut reader: R,
-    file: impl AsRef<Path>,
-) -> Result<ConnectionSample> {
+pub fn parse_connections_json<R: Read>(mut reader: R, file: impl AsRef<Path>) -> Result<ConnectionSample> {
     let file = file.as_ref();
     let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(file, e))?;
+    reader.read_to_string(&mut text).map_err(|e| Error::io(file, e))?;
     let json_error = |e: serde_json::Error| {
         rows::file_error(
             file,
@@ -232,12 +218,7 @@ pub fn parse_connections_json<R: Read>(
                 format!("unsupported version {v} (this build reads version {CONNECTIONS_VERSION})"),
             ))
         }
-        None => {
-            return Err(rows::file_error(
-                file,
-                "\"version\" is missing or not a whole number",
-            ))
-        }
+        None => return Err(rows::file_error(file, "\"version\" is missing or not a whole number")),
     }
     let parsed: JsonIn = serde_json::from_str(&text).map_err(json_error)?;
     if parsed.pathway.is_empty() {
@@ -264,20 +245,14 @@ pub fn parse_connections_json<R: Read>(
         if c.pathway != parsed.pathway {
             return Err(err(
                 "pathway".into(),
-                format!(
-                    "'{}' differs from the file's pathway '{}'",
-                    c.pathway, parsed.pathway
-                ),
+                format!("'{}' differs from the file's pathway '{}'", c.pathway, parsed.pathway),
             ));
         }
         if c.post_cell.is_empty() {
             return Err(err("post_cell".into(), "is empty".into()));
         }
         if c.contacts.is_empty() {
-            return Err(err(
-                "contacts".into(),
-                "a connection needs at least one contact".into(),
-            ));
+            return Err(err("contacts".into(), "a connection needs at least one contact".into()));
         }
         for (j, contact) in c.contacts.iter().enumerate() {
             if let Err((field, problem)) = check_contact(contact) {
@@ -293,10 +268,7 @@ pub fn parse_connections_json<R: Read>(
 }
 
 /// Parse and validate CSV connections from a reader; `file` labels errors.
-pub fn parse_connections_csv<R: Read>(
-    reader: R,
-    file: impl AsRef<Path>,
-) -> Result<ConnectionSample> {
+pub fn parse_connections_csv<R: Read>(reader: R, file: impl AsRef<Path>) -> Result<ConnectionSample> {
     let table = Table::read(reader, file.as_ref(), &CONNECTIONS_CSV_COLUMNS)?;
     if table.is_empty() {
         return Err(rows::file_error(table.file(), "contains no connections"));
@@ -306,8 +278,8 @@ pub fn parse_connections_csv<R: Read>(
     // connection id -> line of its first row
     let mut first_line: HashMap<usize, usize> = HashMap::new();
     for row in table.rows() {
-        let id = usize::try_from(row.count("connection_id", 0)?)
-            .map_err(|_| row.error("connection_id", "is too large"))?;
+        let id =
+            usize::try_from(row.count("connection_id", 0)?).map_err(|_| row.error("connection_id", "is too large"))?;
         let row_pathway = row.id("pathway")?;
         match &pathway {
             None => pathway = Some(row_pathway.clone()),
@@ -376,16 +348,10 @@ fn parse_contact_row(row: &Row<'_>) -> Result<Contact> {
     let tree = match row.raw("tree") {
         "basal" => Tree::Basal,
         "apical" => Tree::Apical,
-        other => {
-            return Err(row.error(
-                "tree",
-                format!("unknown tree '{other}' (expected basal or apical)"),
-            ))
-        }
+        other => return Err(row.error("tree", format!("unknown tree '{other}' (expected basal or apical)"))),
     };
     let nrrp = row.count("nrrp", 1)?;
-    let nrrp =
-        u32::try_from(nrrp).map_err(|_| row.error("nrrp", format!("{nrrp} is too large")))?;
+    let nrrp = u32::try_from(nrrp).map_err(|_| row.error("nrrp", format!("{nrrp} is too large")))?;
     let rho0 = row.count("rho0", 0)?;
     if rho0 > 1 {
         return Err(row.error("rho0", format!("{rho0} must be 0 or 1")));

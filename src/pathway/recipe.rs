@@ -57,9 +57,7 @@ impl FromStr for Family {
             "gamma" => Ok(Family::Gamma),
             "poisson" => Ok(Family::Poisson),
             "beta" => Ok(Family::Beta),
-            _ => Err(format!(
-                "unknown distribution '{s}' (known: gamma, poisson, beta)"
-            )),
+            _ => Err(format!("unknown distribution '{s}' (known: gamma, poisson, beta)")),
         }
     }
 }
@@ -233,10 +231,7 @@ pub fn parse_recipes<R: Read>(reader: R, file: impl AsRef<Path>) -> Result<Vec<P
         if let Some(line) = first_line.get(&recipe.pathway) {
             return Err(row.error(
                 "pathway",
-                format!(
-                    "duplicate pathway '{}' (already defined on row {line})",
-                    recipe.pathway
-                ),
+                format!("duplicate pathway '{}' (already defined on row {line})", recipe.pathway),
             ));
         }
         first_line.insert(recipe.pathway.clone(), row.line());

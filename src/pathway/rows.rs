@@ -27,9 +27,7 @@ impl Table {
         // Read everything first: line numbers are counted from byte offsets
         // (the csv reader's own line count skips blank lines).
         let mut bytes = Vec::new();
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(file, e))?;
+        reader.read_to_end(&mut bytes).map_err(|e| Error::io(file, e))?;
         let line_of = |byte: u64| {
             // A record's position may point at blank lines skipped before it.
             let mut end = (byte as usize).min(bytes.len());
@@ -49,34 +47,16 @@ impl Table {
         let mut columns = HashMap::new();
         for (i, name) in header.iter().enumerate() {
             if name.is_empty() {
-                return Err(file_error(
-                    file,
-                    format!("column {} of the header has no name", i + 1),
-                ));
+                return Err(file_error(file, format!("column {} of the header has no name", i + 1)));
             }
             if columns.insert(name.to_string(), i).is_some() {
-                return Err(file_error(
-                    file,
-                    format!("column '{name}' appears twice in the header"),
-                ));
+                return Err(file_error(file, format!("column '{name}' appears twice in the header")));
             }
         }
-        let missing: Vec<&str> = required
-            .iter()
-            .copied()
-            .filter(|c| !columns.contains_key(*c))
-            .collect();
+        let missing: Vec<&str> = required.iter().copied().filter(|c| !columns.contains_key(*c)).collect();
         if !missing.is_empty() {
-            let list = missing
-                .iter()
-                .map(|c| format!("'{c}'"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let noun = if missing.len() == 1 {
-                "column"
-            } else {
-                "columns"
-            };
+            let list = missing.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ");
+            let noun = if missing.len() == 1 { "column" } else { "columns" };
             return Err(file_error(file, format!("missing {noun} {list}")));
         }
         let mut records = Vec::new();
@@ -250,9 +230,9 @@ fn csv_record_error(file: &Path, e: &csv::Error, line_of: &dyn Fn(u64) -> usize)
         _ => None,
     };
     let problem = match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("has {len} fields, the header has {expected_len}")
+        }
         _ => e.to_string(),
     };
     match line {

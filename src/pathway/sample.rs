@@ -81,13 +81,9 @@ impl Copula {
                 }
             }
         }
-        let cholesky = cholesky4(&correlation).ok_or_else(|| {
-            Error::Config("copula correlation matrix is not positive definite".to_string())
-        })?;
-        Ok(Copula {
-            correlation,
-            cholesky,
-        })
+        let cholesky = cholesky4(&correlation)
+            .ok_or_else(|| Error::Config("copula correlation matrix is not positive definite".to_string()))?;
+        Ok(Copula { correlation, cholesky })
     }
 
     /// The paper's matrix.
@@ -206,9 +202,7 @@ impl Sampler {
         let mut rng = connection_rng(seed, k);
         let release_seed = rng.next_u64();
         let n_contacts = self.draw_contact_count(&mut rng);
-        let contacts = (0..n_contacts)
-            .map(|_| self.draw_contact(&mut rng))
-            .collect();
+        let contacts = (0..n_contacts).map(|_| self.draw_contact(&mut rng)).collect();
         Connection {
             id: k,
             pathway: self.recipe.pathway.clone(),
@@ -270,12 +264,8 @@ impl Sampler {
         let g_ampa_ns = self.g_dist.quantile(Tail::from_z(z[2]));
         let spine_volume_um3 = self.x_dist.quantile(Tail::from_z(z[3]));
         // Independent marginals.
-        let dep_ms = self
-            .dep_dist
-            .quantile(Tail::from_uniform(Open01.sample(rng)));
-        let fac_ms = self
-            .fac_dist
-            .quantile(Tail::from_uniform(Open01.sample(rng)));
+        let dep_ms = self.dep_dist.quantile(Tail::from_uniform(Open01.sample(rng)));
+        let fac_ms = self.fac_dist.quantile(Tail::from_uniform(Open01.sample(rng)));
         let ampa_tau_decay_ms = truncated_normal_quantile(
             r.ampa_tau_decay_ms_mean,
             r.ampa_tau_decay_ms_sd,
@@ -320,12 +310,7 @@ fn next_up(x: f64) -> f64 {
 /// # Panics
 /// If `extent` cannot hold the recipe's contacts (see [`TreeExtent::check`]);
 /// use [`try_sample_connections`] to get an error instead.
-pub fn sample_connections(
-    recipe: &PathwayRecipe,
-    extent: TreeExtent,
-    n: usize,
-    seed: u64,
-) -> Vec<Connection> {
+pub fn sample_connections(recipe: &PathwayRecipe, extent: TreeExtent, n: usize, seed: u64) -> Vec<Connection> {
     match try_sample_connections(recipe, extent, n, seed) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),

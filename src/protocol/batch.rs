@@ -26,7 +26,11 @@ pub struct ProtocolJob {
 pub fn tree_extent(cell: &CellModel) -> TreeExtent {
     let basal = cell.tree_extent(SectionTree::Basal).map_or(0.0, |e| e.1);
     match cell.tree_extent(SectionTree::Apical) {
-        Some((lo, hi)) => TreeExtent { basal_max_um: basal, apical_min_um: lo, apical_max_um: hi },
+        Some((lo, hi)) => TreeExtent {
+            basal_max_um: basal,
+            apical_min_um: lo,
+            apical_max_um: hi,
+        },
         None => TreeExtent::without_apical(basal),
     }
 }
@@ -41,7 +45,13 @@ impl ProtocolJob {
         seed: u64,
     ) -> Result<Self> {
         let connections = try_sample_connections(recipe, tree_extent(&cell), n, seed)?;
-        Ok(ProtocolJob { protocol: protocol.clone(), pathway: recipe.pathway.clone(), g_scale: recipe.g_scale, cell, connections })
+        Ok(ProtocolJob {
+            protocol: protocol.clone(),
+            pathway: recipe.pathway.clone(),
+            g_scale: recipe.g_scale,
+            cell,
+            connections,
+        })
     }
 }
 
@@ -87,7 +97,11 @@ pub struct SummaryRow {
 
 impl ProtocolResult {
     pub fn ratios(&self) -> Vec<f64> {
-        self.outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|o| o.epsp_ratio).collect()
+        self.outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|o| o.epsp_ratio)
+            .collect()
     }
 
     pub fn summary(&self) -> SummaryRow {
@@ -141,7 +155,11 @@ impl ProtocolResult {
                         flipped_down: Some(c.flipped_down),
                         ..base
                     },
-                    Err(e) => ConnectionRow { connection_id: e.connection_id, excluded_reason: Some(&e.reason), ..base },
+                    Err(e) => ConnectionRow {
+                        connection_id: e.connection_id,
+                        excluded_reason: Some(&e.reason),
+                        ..base
+                    },
                 }
             })
             .collect()
@@ -168,17 +186,30 @@ pub fn run_protocols(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<ProtocolResult>> {
     let stimuli: Vec<_> = jobs.par_iter().map(job_stimuli).collect::<Result<_>>()?;
-    let tasks: Vec<(usize, &Connection)> =
-        jobs.iter().enumerate().flat_map(|(j, job)| job.connections.iter().map(move |c| (j, c))).collect();
+    let tasks: Vec<(usize, &Connection)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| job.connections.iter().map(move |c| (j, c)))
+        .collect();
     let outcomes: Vec<_> = tasks
         .par_iter()
         .map(|&(j, conn)| {
             let job = &jobs[j];
             let out = match &stimuli[j] {
-                Ok((train, single)) => {
-                    run_connection(&job.cell, conn, job.g_scale, &job.protocol, rule, train, single, settings)
-                }
-                Err(reason) => Ok(Err(Exclusion { connection_id: conn.id, reason: format!("postsynaptic stimulus: {reason}") })),
+                Ok((train, single)) => run_connection(
+                    &job.cell,
+                    conn,
+                    job.g_scale,
+                    &job.protocol,
+                    rule,
+                    train,
+                    single,
+                    settings,
+                ),
+                Err(reason) => Ok(Err(Exclusion {
+                    connection_id: conn.id,
+                    reason: format!("postsynaptic stimulus: {reason}"),
+                })),
             };
             tick();
             out

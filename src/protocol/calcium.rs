@@ -48,7 +48,15 @@ pub fn spine_calcium_peak(
         contacts: vec![contact.clone()],
     };
     let settings = RunnerSettings::default();
-    let base = build_simulation(cell, &connection, g_scale, Environment::default(), RuleParams::chindemi2022(), &settings, false)?;
+    let base = build_simulation(
+        cell,
+        &connection,
+        g_scale,
+        Environment::default(),
+        RuleParams::chindemi2022(),
+        &settings,
+        false,
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for _ in 0..MAX_RELEASE_ATTEMPTS {
         let mut sim = fresh_copy(&base);
@@ -65,7 +73,11 @@ pub fn spine_calcium_peak(
         };
         if let Some(t_spike) = post_at {
             let start = t_spike - post.latency_ms;
-            sim.add_pulse(Pulse { start_ms: start, duration_ms: PULSE_MS, amplitude_na: post.amplitude_na });
+            sim.add_pulse(Pulse {
+                start_ms: start,
+                duration_ms: PULSE_MS,
+                amplitude_na: post.amplitude_na,
+            });
         }
         sim.reset_peaks();
         sim.run(t0 + 200.0, &mut rng, &mut NoObserver)?;
@@ -74,7 +86,10 @@ pub fn spine_calcium_peak(
             return Ok((sim.synapses[0].peak_cai - CAI_REST_MM) * 1e3);
         }
     }
-    Err(crate::Error::Config(format!("synapse never released in {MAX_RELEASE_ATTEMPTS} attempts (U = {})", contact.use0)))
+    Err(crate::Error::Config(format!(
+        "synapse never released in {MAX_RELEASE_ATTEMPTS} attempts (U = {})",
+        contact.use0
+    )))
 }
 
 fn fresh_copy<'c>(base: &Simulation<'c>) -> Simulation<'c> {
@@ -139,7 +154,11 @@ pub fn basal_contacts(
     n: usize,
     seed: u64,
 ) -> Result<Vec<Contact>> {
-    let sampler = crate::pathway::Sampler::new(recipe, super::tree_extent(cell), crate::pathway::Copula::chindemi_2022())?;
+    let sampler = crate::pathway::Sampler::new(
+        recipe,
+        super::tree_extent(cell),
+        crate::pathway::Copula::chindemi_2022(),
+    )?;
     let mut out = Vec::with_capacity(n);
     for k in 0..(1000 * n.max(1)) {
         let conn = sampler.connection(k, seed);
@@ -161,7 +180,12 @@ pub fn basal_contacts(
 
 /// The SPEC §3 spine calcium checks for a pathway: EPSP-evoked (basal
 /// ≤ 150 µm), bAP-evoked (basal ≤ 60 µm) and ±10 ms pairings (basal ≤ 150 µm).
-pub fn calcium_report(cell: &CellModel, recipe: &crate::pathway::PathwayRecipe, n: usize, seed: u64) -> Result<CalciumReport> {
+pub fn calcium_report(
+    cell: &CellModel,
+    recipe: &crate::pathway::PathwayRecipe,
+    n: usize,
+    seed: u64,
+) -> Result<CalciumReport> {
     let rest = cell.resting_state()?;
     let single = super::find_spike_stimulus(cell, &rest, 1, 1.0, &super::AmplitudeGrid::default())?;
     let near = basal_contacts(recipe, cell, 150.0, n, seed)?;
@@ -169,8 +193,22 @@ pub fn calcium_report(cell: &CellModel, recipe: &crate::pathway::PathwayRecipe, 
     let g = recipe.g_scale;
     let epsp = calcium_peaks(cell, &near, g, CalciumStimulus::Epsp, &single, seed)?;
     let bap = calcium_peaks(cell, &proximal, g, CalciumStimulus::Bap, &single, seed)?;
-    let plus = calcium_peaks(cell, &near, g, CalciumStimulus::Pairing { delta_t_ms: 10.0 }, &single, seed)?;
-    let minus = calcium_peaks(cell, &near, g, CalciumStimulus::Pairing { delta_t_ms: -10.0 }, &single, seed)?;
+    let plus = calcium_peaks(
+        cell,
+        &near,
+        g,
+        CalciumStimulus::Pairing { delta_t_ms: 10.0 },
+        &single,
+        seed,
+    )?;
+    let minus = calcium_peaks(
+        cell,
+        &near,
+        g,
+        CalciumStimulus::Pairing { delta_t_ms: -10.0 },
+        &single,
+        seed,
+    )?;
     let (em, es) = mean_sd(&epsp);
     let (bm, bs) = mean_sd(&bap);
     Ok(CalciumReport {

@@ -107,9 +107,13 @@ pub fn build_simulation<'c>(
     sim.context = format!("cell {}, connection {}", cell.name, connection.id);
     for contact in &connection.contacts {
         let comp = cell.locate(contact.tree, contact.path_distance_um).ok_or_else(|| {
-            Error::Config(format!("cell {} has no {:?} compartments for connection {}", cell.name, contact.tree, connection.id))
+            Error::Config(format!(
+                "cell {} has no {:?} compartments for connection {}",
+                cell.name, contact.tree, connection.id
+            ))
         })?;
-        sim.synapses.push(Synapse::from_contact(contact, comp, g_scale, &env, rest.v[comp]));
+        sim.synapses
+            .push(Synapse::from_contact(contact, comp, g_scale, &env, rest.v[comp]));
     }
     sim.settle()?;
     Ok(sim)
@@ -130,11 +134,19 @@ pub fn calibration_peaks(base: &Simulation, single: &SpikeStimulus) -> Result<(V
             }
             sim.add_presynaptic_spikes(&[t0]);
         } else {
-            sim.add_pulse(Pulse { start_ms: t0, duration_ms: PULSE_MS, amplitude_na: single.amplitude_na });
+            sim.add_pulse(Pulse {
+                start_ms: t0,
+                duration_ms: PULSE_MS,
+                amplitude_na: single.amplitude_na,
+            });
         }
         sim.reset_peaks();
         // Forced full release is deterministic; the generator is unused.
-        sim.run(t0 + 600.0, &mut ChaCha8Rng::seed_from_u64(0), &mut crate::sim::NoObserver)?;
+        sim.run(
+            t0 + 600.0,
+            &mut ChaCha8Rng::seed_from_u64(0),
+            &mut crate::sim::NoObserver,
+        )?;
         Ok(sim.synapses.iter().map(|s| s.peak_cstar).collect())
     };
     Ok((run(true)?, run(false)?))
@@ -162,7 +174,12 @@ struct EpspWindows {
 impl EpspWindows {
     fn new(starts: Vec<f64>, window: f64) -> Self {
         let n = starts.len();
-        EpspWindows { starts, window, samples: vec![Vec::new(); n], spiked: false }
+        EpspWindows {
+            starts,
+            window,
+            samples: vec![Vec::new(); n],
+            spiked: false,
+        }
     }
 }
 
@@ -204,11 +221,19 @@ fn averaged_slope(w: &EpspWindows, dt: f64) -> f64 {
             *m += (s[j].1 - v0) / w.samples.len() as f64;
         }
     }
-    let (peak_i, peak) = mean.iter().enumerate().fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    let (peak_i, peak) = mean
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
     if peak <= 0.0 {
         return 0.0;
     }
-    let cross = |frac: f64| mean[..=peak_i].iter().position(|&v| v >= frac * peak).map(|i| i as f64 * dt);
+    let cross = |frac: f64| {
+        mean[..=peak_i]
+            .iter()
+            .position(|&v| v >= frac * peak)
+            .map(|i| i as f64 * dt)
+    };
     match (cross(0.3), cross(0.75)) {
         (Some(a), Some(b)) if b > a => 0.45 * peak / (b - a),
         _ => peak / ((peak_i.max(1)) as f64 * dt),
@@ -240,12 +265,17 @@ fn test_phase(
     period_ms: f64,
     settings: &RunnerSettings,
 ) -> Result<std::result::Result<TestEpsps, String>> {
-    let spikes: Vec<f64> = (0..settings.test_spikes).map(|k| t_start + k as f64 * period_ms).collect();
+    let spikes: Vec<f64> = (0..settings.test_spikes)
+        .map(|k| t_start + k as f64 * period_ms)
+        .collect();
     sim.add_presynaptic_spikes(&spikes);
     let mut w = EpspWindows::new(spikes, settings.epsp_window_ms);
     sim.run(t_start + settings.test_spikes as f64 * period_ms, rng, &mut w)?;
     if w.spiked {
-        return Ok(Err(format!("postsynaptic spike during test EPSPs at t ≈ {:.0} ms", sim.t)));
+        return Ok(Err(format!(
+            "postsynaptic spike during test EPSPs at t ≈ {:.0} ms",
+            sim.t
+        )));
     }
     let a = amplitudes(&w);
     Ok(Ok(TestEpsps {
@@ -290,7 +320,12 @@ pub fn run_connection(
     let env = protocol_environment(protocol, settings);
     let mk801 = protocol.manipulation == Manipulation::Mk801Pre;
     let mut sim = build_simulation(cell, connection, g_scale, env, *rule, settings, mk801)?;
-    let exclude = |reason: String| Ok(Err(Exclusion { connection_id: connection.id, reason }));
+    let exclude = |reason: String| {
+        Ok(Err(Exclusion {
+            connection_id: connection.id,
+            reason,
+        }))
+    };
     let (c_pre, c_post) = calibration_peaks(&sim, single)?;
     for ((s, &cp), &cq) in sim.synapses.iter_mut().zip(&c_pre).zip(&c_post) {
         s.set_thresholds(rule, cp, cq);
@@ -320,7 +355,10 @@ pub fn run_connection(
     sim.check_finite()?;
     // Without fast-forward ρ approaches 0 or 1 only asymptotically.
     let flips = |from: f64, up: bool| {
-        rho0.iter().zip(&sim.synapses).filter(|(&r0, s)| r0 == from && (s.efficacy.rho > RHO_STAR) == up).count()
+        rho0.iter()
+            .zip(&sim.synapses)
+            .filter(|(&r0, s)| r0 == from && (s.efficacy.rho > RHO_STAR) == up)
+            .count()
     };
     let apical = connection.contacts.iter().filter(|c| c.tree == Tree::Apical).count();
     Ok(Ok(ConnectionOutcome {

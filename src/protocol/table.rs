@@ -100,9 +100,7 @@ impl FromStr for Measure {
         match s {
             "amplitude" => Ok(Measure::Amplitude),
             "slope" => Ok(Measure::Slope),
-            _ => Err(format!(
-                "unknown measure '{s}' (expected amplitude or slope)"
-            )),
+            _ => Err(format!("unknown measure '{s}' (expected amplitude or slope)")),
         }
     }
 }
@@ -113,9 +111,7 @@ impl FromStr for Manipulation {
         match s {
             "none" => Ok(Manipulation::None),
             "mk801_pre" => Ok(Manipulation::Mk801Pre),
-            _ => Err(format!(
-                "unknown manipulation '{s}' (expected none or mk801_pre)"
-            )),
+            _ => Err(format!("unknown manipulation '{s}' (expected none or mk801_pre)")),
         }
     }
 }
@@ -168,10 +164,7 @@ pub fn load_protocols(path: impl AsRef<Path>) -> Result<Vec<InVitroProtocol>> {
 }
 
 /// Load a protocols file and check that every protocol's pathway has a recipe.
-pub fn load_protocols_checked(
-    path: impl AsRef<Path>,
-    recipes: &[PathwayRecipe],
-) -> Result<Vec<InVitroProtocol>> {
+pub fn load_protocols_checked(path: impl AsRef<Path>, recipes: &[PathwayRecipe]) -> Result<Vec<InVitroProtocol>> {
     let path = path.as_ref();
     parse_protocols_checked(rows::open(path)?, path, recipes)
 }
@@ -193,18 +186,10 @@ pub fn parse_protocols_checked<R: Read>(
 /// The shipped protocols (compiled in), checked against the shipped recipes.
 pub fn embedded_protocols() -> Result<Vec<InVitroProtocol>> {
     let recipes = embedded_recipes()?;
-    parse_protocols_checked(
-        EMBEDDED_PROTOCOLS_CSV.as_bytes(),
-        EMBEDDED_PROTOCOLS_LABEL,
-        &recipes,
-    )
+    parse_protocols_checked(EMBEDDED_PROTOCOLS_CSV.as_bytes(), EMBEDDED_PROTOCOLS_LABEL, &recipes)
 }
 
-fn parse(
-    reader: impl Read,
-    file: &Path,
-    recipes: Option<&[PathwayRecipe]>,
-) -> Result<Vec<InVitroProtocol>> {
+fn parse(reader: impl Read, file: &Path, recipes: Option<&[PathwayRecipe]>) -> Result<Vec<InVitroProtocol>> {
     let table = Table::read(reader, file, &PROTOCOL_COLUMNS)?;
     if table.is_empty() {
         return Err(rows::file_error(table.file(), "contains no protocols"));
@@ -216,10 +201,7 @@ fn parse(
         if let Some(line) = first_line.get(&p.protocol_id) {
             return Err(row.error(
                 "protocol_id",
-                format!(
-                    "duplicate protocol id '{}' (already used on row {line})",
-                    p.protocol_id
-                ),
+                format!("duplicate protocol id '{}' (already used on row {line})", p.protocol_id),
             ));
         }
         if let Some(recipes) = recipes {

@@ -53,10 +53,7 @@ impl Table {
     }
 
     /// Appends a row; it must have one cell per column.
-    pub fn push_row<S: Into<String>>(
-        &mut self,
-        row: impl IntoIterator<Item = S>,
-    ) -> Result<(), ReportError> {
+    pub fn push_row<S: Into<String>>(&mut self, row: impl IntoIterator<Item = S>) -> Result<(), ReportError> {
         let row: Vec<String> = row.into_iter().map(Into::into).collect();
         if row.len() != self.headers.len() {
             return Err(ReportError::Shape {
@@ -80,17 +77,9 @@ impl Table {
     /// A GitHub-flavoured Markdown table. `|` in cells is escaped and line
     /// breaks become spaces; columns are padded so the source is readable.
     pub fn to_markdown(&self) -> String {
-        let cell = |s: &str| {
-            s.replace('\\', "\\\\")
-                .replace('|', "\\|")
-                .replace(['\r', '\n'], " ")
-        };
+        let cell = |s: &str| s.replace('\\', "\\\\").replace('|', "\\|").replace(['\r', '\n'], " ");
         let header: Vec<String> = self.headers.iter().map(|h| cell(h)).collect();
-        let body: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| r.iter().map(|c| cell(c)).collect())
-            .collect();
+        let body: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(|c| cell(c)).collect()).collect();
         let widths: Vec<usize> = (0..header.len())
             .map(|i| {
                 body.iter()
@@ -218,12 +207,7 @@ impl Section {
 
     /// Adds a figure; its notes (values that could not be drawn) are shown
     /// under the caption.
-    pub fn figure(
-        &mut self,
-        file_name: impl Into<String>,
-        plot: &Plot,
-        caption: impl Into<String>,
-    ) -> &mut Section {
+    pub fn figure(&mut self, file_name: impl Into<String>, plot: &Plot, caption: impl Into<String>) -> &mut Section {
         self.blocks.push(Block::Figure {
             file_name: file_name.into(),
             svg: plot.svg.clone(),
@@ -341,30 +325,20 @@ impl Page {
                         if let Some(c) = caption {
                             html = html.replacen(
                                 "<table>\n",
-                                &format!(
-                                    "<table>\n<caption>Table {table_no}. {}</caption>\n",
-                                    escape(c)
-                                ),
+                                &format!("<table>\n<caption>Table {table_no}. {}</caption>\n", escape(c)),
                                 1,
                             );
                         }
                         out.push_str(&html);
                     }
                     Block::Figure {
-                        svg,
-                        caption,
-                        notes,
-                        ..
+                        svg, caption, notes, ..
                     } => {
                         figure_no += 1;
                         out.push_str("<figure>\n");
                         out.push_str(inline_svg(svg));
                         out.push('\n');
-                        let _ = writeln!(
-                            out,
-                            "<figcaption>Figure {figure_no}. {}</figcaption>",
-                            escape(caption)
-                        );
+                        let _ = writeln!(out, "<figcaption>Figure {figure_no}. {}</figcaption>", escape(caption));
                         if !notes.is_empty() {
                             out.push_str("<ul class=\"notes\">\n");
                             for n in notes {

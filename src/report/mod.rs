@@ -17,12 +17,12 @@ pub mod svg;
 
 pub use document::{Align, Block, Page, Section, Table};
 pub use stats::{
-    mean, sample_sd, sem, two_sided_p, welch_sample_vs_summary, welch_samples, welch_summaries,
-    StatsError, Summary, WelchResult,
+    mean, sample_sd, sem, two_sided_p, welch_sample_vs_summary, welch_samples, welch_summaries, StatsError, Summary,
+    WelchResult,
 };
 pub use svg::{
-    compare_means, distributions, heatmap, lines, CategorySeries, DistributionOptions,
-    DistributionStyle, Frame, HeatmapOptions, LinesOptions, MeanSem, Plot, XyPoint, XySeries,
+    compare_means, distributions, heatmap, lines, CategorySeries, DistributionOptions, DistributionStyle, Frame,
+    HeatmapOptions, LinesOptions, MeanSem, Plot, XyPoint, XySeries,
 };
 
 /// A figure or table could not be built from the data given.
@@ -30,11 +30,7 @@ pub use svg::{
 pub enum ReportError {
     /// Two inputs that must match in length do not.
     #[error("{what}: expected {expected} entries, got {got}")]
-    Shape {
-        what: String,
-        expected: usize,
-        got: usize,
-    },
+    Shape { what: String, expected: usize, got: usize },
     /// An option is out of range.
     #[error("invalid {what}: {problem}")]
     Invalid { what: String, problem: String },

@@ -39,9 +39,7 @@ pub enum StatsError {
     InvalidSummary { what: &'static str, problem: String },
     /// Both sides have zero variance: the t statistic and the degrees of
     /// freedom are undefined.
-    #[error(
-        "both samples have zero variance (means {mean_a} and {mean_b}); the t-test is undefined"
-    )]
+    #[error("both samples have zero variance (means {mean_a} and {mean_b}); the t-test is undefined")]
     ZeroVariance { mean_a: f64, mean_b: f64 },
 }
 
@@ -88,11 +86,7 @@ impl Summary {
             return Err(StatsError::NonFinite { what, index });
         }
         match (mean(x), sample_sd(x)) {
-            (Some(mean), Some(sd)) => Ok(Summary {
-                mean,
-                sd,
-                n: x.len(),
-            }),
+            (Some(mean), Some(sd)) => Ok(Summary { mean, sd, n: x.len() }),
             _ => Err(StatsError::TooFewValues {
                 what,
                 got: x.len(),
@@ -103,12 +97,7 @@ impl Summary {
 
     /// A published result given as mean ± SEM over `n` values:
     /// `sd = sem·√n`. Requires n ≥ 2, a finite mean and a finite SEM ≥ 0.
-    pub fn from_mean_sem(
-        mean: f64,
-        sem: f64,
-        n: usize,
-        what: &'static str,
-    ) -> Result<Summary, StatsError> {
+    pub fn from_mean_sem(mean: f64, sem: f64, n: usize, what: &'static str) -> Result<Summary, StatsError> {
         if n < 2 {
             return Err(StatsError::TooFewValues {
                 what,
@@ -210,12 +199,7 @@ pub fn welch_samples(a: &[f64], b: &[f64]) -> Result<WelchResult, StatsError> {
 /// Welch's two-sided t-test of a sample (e.g. in-silico EPSP ratios, one per
 /// connection) against a published mean ± SEM over `n_b` values (e.g. the
 /// in-vitro result). The published SD is taken as `sem_b·√n_b`.
-pub fn welch_sample_vs_summary(
-    a: &[f64],
-    mean_b: f64,
-    sem_b: f64,
-    n_b: usize,
-) -> Result<WelchResult, StatsError> {
+pub fn welch_sample_vs_summary(a: &[f64], mean_b: f64, sem_b: f64, n_b: usize) -> Result<WelchResult, StatsError> {
     let sa = Summary::from_samples(a, "sample a")?;
     let sb = Summary::from_mean_sem(mean_b, sem_b, n_b, "summary b")?;
     welch_summaries(&sa, &sb)
@@ -270,9 +254,7 @@ mod tests {
     fn welch_matches_scipy_documented_samples() {
         // The two samples of SciPy's ttest_ind_from_stats example, tested with
         // ttest_ind(a, b, equal_var=False) (SciPy 1.17.1).
-        let a = [
-            1.0, 3.0, 4.0, 6.0, 11.0, 13.0, 15.0, 19.0, 22.0, 24.0, 25.0, 26.0, 26.0,
-        ];
+        let a = [1.0, 3.0, 4.0, 6.0, 11.0, 13.0, 15.0, 19.0, 22.0, 24.0, 25.0, 26.0, 26.0];
         let b = [2.0, 4.0, 6.0, 9.0, 11.0, 13.0, 14.0, 15.0, 18.0, 19.0, 21.0];
         let r = welch_samples(&a, &b).unwrap();
         close(r.t, 0.9358461935556048, 1e-10);

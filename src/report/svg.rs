@@ -66,11 +66,7 @@ pub struct Frame {
 
 impl Frame {
     /// A 640×420 frame with an automatic y range.
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Frame {
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Frame {
         Frame {
             width: DEFAULT_WIDTH,
             height: DEFAULT_HEIGHT,
@@ -99,10 +95,7 @@ impl Frame {
         if !at_least(self.width, 200.0) || !at_least(self.height, 150.0) {
             return Err(ReportError::Invalid {
                 what: "figure size".into(),
-                problem: format!(
-                    "{} × {} px; at least 200 × 150 is needed",
-                    self.width, self.height
-                ),
+                problem: format!("{} × {} px; at least 200 × 150 is needed", self.width, self.height),
             });
         }
         if let Some((lo, hi)) = self.y_range {
@@ -347,11 +340,7 @@ struct Ticks {
 
 /// Smallest of 1, 2, 5 × 10^k that is ≥ `raw`.
 fn nice_step(raw: f64) -> f64 {
-    let raw = if raw > 0.0 && raw.is_finite() {
-        raw
-    } else {
-        1.0
-    };
+    let raw = if raw > 0.0 && raw.is_finite() { raw } else { 1.0 };
     let e = 10f64.powf(raw.log10().floor());
     let f = raw / e;
     let m = if f <= 1.0 + 1e-9 {
@@ -416,11 +405,7 @@ impl Extent {
 }
 
 /// A linear domain with nice ticks holding `extent` (or the fixed range).
-fn linear_domain(
-    extent: Extent,
-    fixed_range: Option<(f64, f64)>,
-    target: usize,
-) -> (f64, f64, Ticks) {
+fn linear_domain(extent: Extent, fixed_range: Option<(f64, f64)>, target: usize) -> (f64, f64, Ticks) {
     if let Some((lo, hi)) = fixed_range {
         return (lo, hi, linear_ticks(lo, hi, target));
     }
@@ -460,11 +445,7 @@ fn log_domain(extent: Extent) -> (f64, f64, Ticks) {
     let pad = 0.05 * (b - a);
     a -= pad;
     b += pad;
-    let multiples: &[f64] = if b - a > 3.5 {
-        &[1.0]
-    } else {
-        &[1.0, 2.0, 5.0]
-    };
+    let multiples: &[f64] = if b - a > 3.5 { &[1.0] } else { &[1.0, 2.0, 5.0] };
     let mut t = Ticks::default();
     for k in (a.floor() as i32)..=(b.ceil() as i32) {
         for &m in multiples {
@@ -472,8 +453,7 @@ fn log_domain(extent: Extent) -> (f64, f64, Ticks) {
             let lv = v.log10();
             if lv >= a - 1e-9 && lv <= b + 1e-9 {
                 t.values.push(v);
-                t.labels
-                    .push(fixed(v, if k < 0 { (-k) as usize } else { 0 }));
+                t.labels.push(fixed(v, if k < 0 { (-k) as usize } else { 0 }));
             }
         }
     }
@@ -496,12 +476,7 @@ enum Shape {
     Diamond,
 }
 
-const SHAPES: [Shape; 4] = [
-    Shape::Circle,
-    Shape::Square,
-    Shape::Triangle,
-    Shape::Diamond,
-];
+const SHAPES: [Shape; 4] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Diamond];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Anchor {
@@ -602,16 +577,7 @@ impl Doc {
 
     /// A data marker centred on (x, y) with "radius" r.
     #[allow(clippy::too_many_arguments)]
-    fn marker(
-        &mut self,
-        class: &str,
-        shape: Shape,
-        x: f64,
-        y: f64,
-        r: f64,
-        fill: &str,
-        stroke: &str,
-    ) {
+    fn marker(&mut self, class: &str, shape: Shape, x: f64, y: f64, r: f64, fill: &str, stroke: &str) {
         let style = format!(r#"fill="{fill}" stroke="{stroke}" stroke-width="1""#);
         match shape {
             Shape::Circle => {
@@ -756,9 +722,7 @@ fn draw_legend(doc: &mut Doc, rows: &[Vec<LegendEntry>], x0: f64, y0: f64) {
         for e in row {
             let kx = x + LEGEND_KEY / 2.0;
             match e.key {
-                Key::Marker(shape, colour) => {
-                    doc.marker("legend-key", shape, kx, cy, 4.0, colour, colour)
-                }
+                Key::Marker(shape, colour) => doc.marker("legend-key", shape, kx, cy, 4.0, colour, colour),
                 Key::Line(shape, colour) => {
                     doc.line("legend-key", x, cy, x + LEGEND_KEY, cy, colour, 1.8);
                     doc.marker("legend-key", shape, kx, cy, 3.5, colour, colour);
@@ -773,15 +737,7 @@ fn draw_legend(doc: &mut Doc, rows: &[Vec<LegendEntry>], x0: f64, y0: f64) {
                         );
                     }
                 }
-                Key::Mean => doc.marker(
-                    "legend-key",
-                    Shape::Diamond,
-                    kx,
-                    cy,
-                    4.0,
-                    "#ffffff",
-                    "#000000",
-                ),
+                Key::Mean => doc.marker("legend-key", Shape::Diamond, kx, cy, 4.0, "#ffffff", "#000000"),
                 Key::Box(colour) => doc.rect(
                     "legend-key",
                     x + 4.0,
@@ -940,10 +896,7 @@ fn draw_chrome(doc: &mut Doc, frame: &Frame, chrome: &Chrome) {
 }
 
 fn max_label_width(labels: &[String], size: f64) -> f64 {
-    labels
-        .iter()
-        .map(|l| text_width(l, size))
-        .fold(0.0, f64::max)
+    labels.iter().map(|l| text_width(l, size)).fold(0.0, f64::max)
 }
 
 /// Horizontal grid lines, y ticks and their labels, and the left and bottom
@@ -1003,10 +956,7 @@ fn category_label_space(labels: &[String], band: f64) -> (f64, bool) {
     if w <= band * 0.9 {
         (8.0 + TICK_FONT + 4.0, false)
     } else {
-        (
-            8.0 + (w + TICK_FONT) * std::f64::consts::FRAC_1_SQRT_2 + 4.0,
-            true,
-        )
+        (8.0 + (w + TICK_FONT) * std::f64::consts::FRAC_1_SQRT_2 + 4.0, true)
     }
 }
 
@@ -1017,16 +967,7 @@ fn draw_x_categories(doc: &mut Doc, area: Area, labels: &[String], rotate: bool)
         doc.line("tick", x, area.y1, x, area.y1 + 5.0, AXIS_COLOUR, 1.0);
         if rotate {
             let (tx, ty) = (x + 3.0, area.y1 + 10.0);
-            doc.text(
-                "tick-label",
-                tx,
-                ty,
-                label,
-                TICK_FONT,
-                Anchor::End,
-                Some(-45.0),
-                "",
-            );
+            doc.text("tick-label", tx, ty, label, TICK_FONT, Anchor::End, Some(-45.0), "");
         } else {
             doc.text(
                 "tick-label",
@@ -1092,12 +1033,7 @@ type Drawable = Option<(f64, Option<f64>)>;
 
 /// Checks a mean ± SEM; returns the SEM to draw (None = no bar) and adds
 /// notes for what is dropped. Returns None overall when the mean is unusable.
-fn usable_mean_sem(
-    ms: Option<MeanSem>,
-    series: &str,
-    category: &str,
-    notes: &mut Vec<String>,
-) -> Drawable {
+fn usable_mean_sem(ms: Option<MeanSem>, series: &str, category: &str, notes: &mut Vec<String>) -> Drawable {
     let Some(ms) = ms else {
         notes.push(format!("{series}, {category}: no value"));
         return None;
@@ -1120,11 +1056,7 @@ fn check_len(what: String, expected: usize, got: usize) -> Result<(), ReportErro
     if expected == got {
         Ok(())
     } else {
-        Err(ReportError::Shape {
-            what,
-            expected,
-            got,
-        })
+        Err(ReportError::Shape { what, expected, got })
     }
 }
 
@@ -1281,12 +1213,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// (a SplitMix64 finaliser over the mixed inputs).
 fn jitter(seed: u64, a: usize, b: usize) -> f64 {
     let mut z = seed
-        ^ (a as u64)
-            .wrapping_add(1)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (b as u64)
-            .wrapping_add(1)
-            .wrapping_mul(0xD1B5_4A32_D192_ED03);
+        ^ (a as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -1311,11 +1239,7 @@ pub fn distributions<S: AsRef<str>>(
 ) -> Result<Plot, ReportError> {
     frame.validate()?;
     check_reference(options.reference_y)?;
-    check_len(
-        "value lists per category".into(),
-        categories.len(),
-        values.len(),
-    )?;
+    check_len("value lists per category".into(), categories.len(), values.len())?;
     if let Some(o) = &options.overlay {
         check_len(
             format!("overlay '{}' values per category", o.name),
@@ -1332,10 +1256,7 @@ pub fn distributions<S: AsRef<str>>(
     for (c, v) in labels.iter().zip(values) {
         let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
         if f.len() < v.len() {
-            notes.push(format!(
-                "{c}: {} non-finite value(s) left out",
-                v.len() - f.len()
-            ));
+            notes.push(format!("{c}: {} non-finite value(s) left out", v.len() - f.len()));
         }
         if f.is_empty() {
             notes.push(format!("{c}: no value"));
@@ -1447,25 +1368,12 @@ pub fn distributions<S: AsRef<str>>(
         }
         let mut sorted = f.clone();
         sorted.sort_by(f64::total_cmp);
-        let (q1, med, q3) = (
-            quantile(&sorted, 0.25),
-            quantile(&sorted, 0.5),
-            quantile(&sorted, 0.75),
-        );
+        let (q1, med, q3) = (quantile(&sorted, 0.25), quantile(&sorted, 0.5), quantile(&sorted, 0.75));
         let iqr = q3 - q1;
         let (fence_lo, fence_hi) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
         if boxes {
-            let w_lo = sorted
-                .iter()
-                .copied()
-                .find(|x| *x >= fence_lo)
-                .unwrap_or(q1);
-            let w_hi = sorted
-                .iter()
-                .rev()
-                .copied()
-                .find(|x| *x <= fence_hi)
-                .unwrap_or(q3);
+            let w_lo = sorted.iter().copied().find(|x| *x >= fence_lo).unwrap_or(q1);
+            let w_hi = sorted.iter().rev().copied().find(|x| *x <= fence_hi).unwrap_or(q3);
             let d = format!(
                 "M{x} {a}V{b}M{x} {c}V{e}M{l} {a}H{r}M{l} {e}H{r}",
                 x = num(xc),
@@ -1490,15 +1398,7 @@ pub fn distributions<S: AsRef<str>>(
                 colour,
                 &format!(r#" fill-opacity="0.18" stroke="{colour}" stroke-width="1.2""#),
             );
-            doc.line(
-                "median",
-                xc - half,
-                axis.px(med),
-                xc + half,
-                axis.px(med),
-                colour,
-                2.0,
-            );
+            doc.line("median", xc - half, axis.px(med), xc + half, axis.px(med), colour, 2.0);
             if !strip {
                 for &v in sorted.iter().filter(|v| **v < fence_lo || **v > fence_hi) {
                     let _ = writeln!(
@@ -1522,15 +1422,7 @@ pub fn distributions<S: AsRef<str>>(
             }
         }
         let m = f.iter().sum::<f64>() / f.len() as f64;
-        doc.marker(
-            "mean",
-            Shape::Diamond,
-            xc,
-            axis.px(m),
-            4.0,
-            "#ffffff",
-            "#000000",
-        );
+        doc.marker("mean", Shape::Diamond, xc, axis.px(m), 4.0, "#ffffff", "#000000");
         drawn += 1;
     }
     for (c, item) in overlay_items.iter().enumerate() {
@@ -1538,13 +1430,7 @@ pub fn distributions<S: AsRef<str>>(
         let x = area.x0 + (c as f64 + 0.5) * band + half + 8.0;
         if let Some(e) = e {
             if e > 0.0 {
-                doc.error_bar(
-                    x,
-                    axis.px_clamped(m - e),
-                    axis.px_clamped(m + e),
-                    3.5,
-                    overlay_colour,
-                );
+                doc.error_bar(x, axis.px_clamped(m - e), axis.px_clamped(m + e), 3.5, overlay_colour);
             }
         }
         doc.marker(
@@ -1578,11 +1464,7 @@ pub fn distributions<S: AsRef<str>>(
 /// Points with a non-finite x or y, or x ≤ 0 on a log axis, or y outside a
 /// fixed y range, are left out and noted; a non-finite or negative error
 /// draws the point without a bar.
-pub fn lines(
-    frame: &Frame,
-    series: &[XySeries],
-    options: &LinesOptions,
-) -> Result<Plot, ReportError> {
+pub fn lines(frame: &Frame, series: &[XySeries], options: &LinesOptions) -> Result<Plot, ReportError> {
     frame.validate()?;
     check_reference(options.reference_y)?;
     let mut notes = Vec::new();
@@ -1713,13 +1595,7 @@ pub fn lines(
             let px = xaxis.px(x);
             if let Some(e) = e {
                 if e > 0.0 {
-                    doc.error_bar(
-                        px,
-                        yaxis.px_clamped(y - e),
-                        yaxis.px_clamped(y + e),
-                        3.5,
-                        colour,
-                    );
+                    doc.error_bar(px, yaxis.px_clamped(y - e), yaxis.px_clamped(y + e), 3.5, colour);
                 }
             }
             doc.marker("mark", shape, px, yaxis.px(y), 3.5, colour, colour);
@@ -1751,10 +1627,7 @@ const RAMP: [(f64, [f64; 3]); 5] = [
 /// Colour of `t` in [-1, 1] (clamped) as `#rrggbb`.
 fn diverging(t: f64) -> String {
     let t = t.clamp(-1.0, 1.0);
-    let k = RAMP
-        .windows(2)
-        .position(|w| t <= w[1].0)
-        .unwrap_or(RAMP.len() - 2);
+    let k = RAMP.windows(2).position(|w| t <= w[1].0).unwrap_or(RAMP.len() - 2);
     let (t0, c0) = RAMP[k];
     let (t1, c1) = RAMP[k + 1];
     let f = (t - t0) / (t1 - t0);
@@ -1784,11 +1657,7 @@ pub fn heatmap(
     frame.validate()?;
     check_len("heatmap rows (one per y value)".into(), y.len(), z.len())?;
     for (j, row) in z.iter().enumerate() {
-        check_len(
-            format!("heatmap row {j} (one per x value)"),
-            x.len(),
-            row.len(),
-        )?;
+        check_len(format!("heatmap row {j} (one per x value)"), x.len(), row.len())?;
     }
     if let Some(v) = x.iter().chain(y).find(|v| !v.is_finite()) {
         return Err(ReportError::Invalid {
@@ -1823,9 +1692,7 @@ pub fn heatmap(
             }
         }
     }
-    let h = options
-        .half_range
-        .unwrap_or(if max_dev > 0.0 { max_dev } else { 1.0 });
+    let h = options.half_range.unwrap_or(if max_dev > 0.0 { max_dev } else { 1.0 });
     if !missing.is_empty() {
         notes.push(format!("grey: no value at (x, y) = {}", missing.join(", ")));
     }
@@ -1847,11 +1714,7 @@ pub fn heatmap(
     let bar_ticks = linear_ticks(c - h, c + h, 4);
     let bar_w = 14.0;
     let bar_label_w = max_label_width(&bar_ticks.labels, TICK_FONT);
-    let z_label_space = if options.z_label.is_empty() {
-        0.0
-    } else {
-        20.0
-    };
+    let z_label_space = if options.z_label.is_empty() { 0.0 } else { 20.0 };
     let right_space = 18.0 + bar_w + 8.0 + bar_label_w + 6.0 + z_label_space;
     let left_w = max_label_width(&y_labels, TICK_FONT);
     let approx_band = (frame.width - left_w - right_space - 60.0) / x.len().max(1) as f64;
@@ -1878,11 +1741,7 @@ pub fn heatmap(
                     r##" stroke="#ffffff" stroke-width="1""##,
                 );
                 if let Some(dec) = options.annotate {
-                    let ink = if luminance(&fill) < 140.0 {
-                        "#ffffff"
-                    } else {
-                        "#000000"
-                    };
+                    let ink = if luminance(&fill) < 140.0 { "#ffffff" } else { "#000000" };
                     doc.text(
                         "cell-label",
                         left + cw / 2.0,
@@ -1956,15 +1815,7 @@ pub fn heatmap(
     };
     for (v, label) in bar_ticks.values.iter().zip(&bar_ticks.labels) {
         let py = bar_axis.px(*v);
-        doc.line(
-            "tick",
-            bx + bar_w,
-            py,
-            bx + bar_w + 4.0,
-            py,
-            AXIS_COLOUR,
-            1.0,
-        );
+        doc.line("tick", bx + bar_w, py, bx + bar_w + 4.0, py, AXIS_COLOUR, 1.0);
         doc.text(
             "tick-label",
             bx + bar_w + 7.0,
@@ -2014,10 +1865,7 @@ mod tests {
 
     #[test]
     fn escape_covers_markup_and_control_characters() {
-        assert_eq!(
-            escape(r#"<a & "b">'"#),
-            "&lt;a &amp; &quot;b&quot;&gt;&#39;"
-        );
+        assert_eq!(escape(r#"<a & "b">'"#), "&lt;a &amp; &quot;b&quot;&gt;&#39;");
         assert_eq!(escape("x\u{1}y"), "x\u{FFFD}y");
     }
 
@@ -2041,10 +1889,7 @@ mod tests {
     fn log_ticks_are_decades_or_1_2_5() {
         let (lo, hi, t) = log_domain(Extent(Some((0.1, 100.0))));
         assert!(lo < 0.1 && hi > 100.0);
-        assert_eq!(
-            t.labels,
-            ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "50", "100"]
-        );
+        assert_eq!(t.labels, ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "50", "100"]);
         let (_, _, t) = log_domain(Extent(Some((0.01, 1000.0))));
         assert_eq!(t.labels, ["0.01", "0.1", "1", "10", "100", "1000"]);
         let (lo, hi, t) = log_domain(Extent(Some((3.0, 4.0))));

@@ -241,11 +241,7 @@ mod tests {
         let mut total_front0 = 0;
         for _ in 0..200 {
             let s = Nsga2.select(&refs, 8, &mut rng);
-            total_front0 += s
-                .parents
-                .iter()
-                .filter(|&&p| [0, 1, 2, 5].contains(&p))
-                .count();
+            total_front0 += s.parents.iter().filter(|&&p| [0, 1, 2, 5].contains(&p)).count();
         }
         assert!(total_front0 > 200 * 8 * 6 / 10, "{total_front0}");
     }
