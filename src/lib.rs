@@ -9,6 +9,7 @@
 pub mod cell;
 pub mod cli;
 pub mod error;
+pub mod objective;
 pub mod optim;
 pub mod pathway;
 pub mod protocol;

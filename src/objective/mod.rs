@@ -1,0 +1,287 @@
+//! Objectives (SPEC §6): which protocols a fit scores, their weights, the
+//! connection sample, the parameter box (free or fixed parameters), the
+//! rule variant and evaluation engine, and the held-out protocols.
+//! Errors are in units of the in-vitro SEM.
+
+use crate::protocol::InVitroProtocol;
+use crate::synapse::{RuleParams, RuleVariant, PARAM_BOUNDS, PARAM_NAMES};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One scored protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveProtocol {
+    pub id: String,
+    pub weight: f64,
+}
+
+/// A parameter searched within bounds, or held fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum ParameterSpec {
+    Free { lower: f64, upper: f64 },
+    Fixed { fixed: f64 },
+}
+
+/// How candidates are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Trace replay (SPEC §8), the default.
+    Replay,
+    /// Full simulation of every connection.
+    Full,
+}
+
+fn default_engine() -> EngineKind {
+    EngineKind::Replay
+}
+
+fn default_variant() -> RuleVariant {
+    RuleVariant::Paper
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Training protocols, one objective each, with weights.
+    pub protocols: Vec<ObjectiveProtocol>,
+    pub connections_per_protocol: usize,
+    /// Seed of the connection sample (and release draws).
+    pub sample_seed: u64,
+    /// Every one of the 11 rule parameters, free or fixed.
+    pub parameters: BTreeMap<String, ParameterSpec>,
+    #[serde(default = "default_variant")]
+    pub variant: RuleVariant,
+    #[serde(default = "default_engine")]
+    pub engine: EngineKind,
+    /// Held-out protocol ids for validation.
+    #[serde(default)]
+    pub heldout: Vec<String>,
+}
+
+impl Objective {
+    pub fn load(path: &Path) -> Result<Objective> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_json_str(text: &str, label: &str) -> Result<Objective> {
+        let file_error = |problem: String| Error::File {
+            file: label.into(),
+            problem,
+        };
+        let o: Objective = serde_json::from_str(text).map_err(|e| file_error(format!("not a valid objective: {e}")))?;
+        o.validate().map_err(file_error)?;
+        Ok(o)
+    }
+
+    /// Checks that name the offending field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.protocols.is_empty() {
+            return Err("field 'protocols': at least one protocol is needed".into());
+        }
+        for (i, p) in self.protocols.iter().enumerate() {
+            if !(p.weight > 0.0 && p.weight.is_finite()) {
+                return Err(format!(
+                    "field 'protocols[{i}].weight' ({}): must be a positive number",
+                    p.id
+                ));
+            }
+            if self.protocols[..i].iter().any(|q| q.id == p.id) {
+                return Err(format!("field 'protocols[{i}].id': '{}' is listed twice", p.id));
+            }
+        }
+        if self.connections_per_protocol == 0 {
+            return Err("field 'connections_per_protocol': must be at least 1".into());
+        }
+        for name in self.parameters.keys() {
+            if !PARAM_NAMES.contains(&name.as_str()) {
+                return Err(format!(
+                    "field 'parameters.{name}': unknown parameter (known: {})",
+                    PARAM_NAMES.join(", ")
+                ));
+            }
+        }
+        for name in PARAM_NAMES {
+            match self.parameters.get(name) {
+                None => {
+                    return Err(format!(
+                        "field 'parameters.{name}': missing (give bounds or a fixed value)"
+                    ))
+                }
+                Some(ParameterSpec::Free { lower, upper })
+                    if !(lower < upper && lower.is_finite() && upper.is_finite()) =>
+                {
+                    return Err(format!(
+                        "field 'parameters.{name}': lower ({lower}) must be below upper ({upper})"
+                    ))
+                }
+                Some(ParameterSpec::Fixed { fixed }) if !fixed.is_finite() => {
+                    return Err(format!("field 'parameters.{name}.fixed': must be a number"))
+                }
+                _ => {}
+            }
+        }
+        if self.free_names().is_empty() {
+            return Err("field 'parameters': every parameter is fixed, nothing to fit".into());
+        }
+        Ok(())
+    }
+
+    /// Checks the protocol ids against the dataset.
+    pub fn check_protocols(&self, table: &[InVitroProtocol]) -> Result<()> {
+        for id in self.protocols.iter().map(|p| &p.id).chain(&self.heldout) {
+            if !table.iter().any(|p| &p.protocol_id == id) {
+                return Err(Error::Config(format!(
+                    "objective '{}': protocol '{id}' is not in the dataset",
+                    self.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn protocol_ids(&self) -> Vec<String> {
+        self.protocols.iter().map(|p| p.id.clone()).collect()
+    }
+
+    pub fn weights(&self) -> Vec<f64> {
+        self.protocols.iter().map(|p| p.weight).collect()
+    }
+
+    /// Names of the free parameters, in canonical order.
+    pub fn free_names(&self) -> Vec<&'static str> {
+        PARAM_NAMES
+            .into_iter()
+            .filter(|n| matches!(self.parameters.get(*n), Some(ParameterSpec::Free { .. })))
+            .collect()
+    }
+
+    /// Bounds of the free parameters, in canonical order.
+    pub fn free_bounds(&self) -> Vec<(f64, f64)> {
+        PARAM_NAMES
+            .iter()
+            .filter_map(|n| match self.parameters.get(*n) {
+                Some(ParameterSpec::Free { lower, upper }) => Some((*lower, *upper)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Full rule parameters from the free values (canonical order).
+    pub fn params(&self, free: &[f64]) -> Result<RuleParams> {
+        let mut it = free.iter();
+        let values: Vec<f64> = PARAM_NAMES
+            .iter()
+            .map(|n| match self.parameters[*n] {
+                ParameterSpec::Fixed { fixed } => Ok(fixed),
+                ParameterSpec::Free { .. } => it
+                    .next()
+                    .copied()
+                    .ok_or_else(|| Error::Config("too few free parameter values".into())),
+            })
+            .collect::<Result<_>>()?;
+        if it.next().is_some() {
+            return Err(Error::Config("too many free parameter values".into()));
+        }
+        RuleParams::from_values(&values)
+    }
+
+    /// The paper's box of SPEC §2.7 with every parameter free.
+    pub fn paper_box() -> BTreeMap<String, ParameterSpec> {
+        PARAM_NAMES
+            .iter()
+            .zip(PARAM_BOUNDS)
+            .map(|(n, (lower, upper))| (n.to_string(), ParameterSpec::Free { lower, upper }))
+            .collect()
+    }
+}
+
+/// |in-silico mean − in-vitro mean| / in-vitro SEM.
+pub fn error_sem(insilico_mean: f64, protocol: &InVitroProtocol) -> f64 {
+    (insilico_mean - protocol.epsp_ratio_mean).abs() / protocol.epsp_ratio_sem
+}
+
+/// Largest weighted error (the minimax criterion of the best solution).
+pub fn max_weighted_error(errors: &[f64], weights: &[f64]) -> f64 {
+    errors
+        .iter()
+        .zip(weights)
+        .map(|(e, w)| e * w)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Valid: every training error within 1 SEM.
+pub fn is_valid(errors: &[f64]) -> bool {
+    errors.iter().all(|&e| e <= 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objective() -> Objective {
+        Objective {
+            name: "t".into(),
+            description: String::new(),
+            protocols: vec![ObjectiveProtocol {
+                id: "mrk97_01".into(),
+                weight: 0.125,
+            }],
+            connections_per_protocol: 10,
+            sample_seed: 1,
+            parameters: Objective::paper_box(),
+            variant: RuleVariant::Paper,
+            engine: EngineKind::Replay,
+            heldout: vec![],
+        }
+    }
+
+    #[test]
+    fn fixed_parameters_are_merged_in_canonical_order() {
+        let mut o = objective();
+        o.parameters
+            .insert("gamma_d".into(), ParameterSpec::Fixed { fixed: 0.0 });
+        assert_eq!(o.free_names().len(), 10);
+        let free: Vec<f64> = (0..10).map(|i| 1.5 + i as f64).collect();
+        let p = o.params(&free).unwrap();
+        assert_eq!(p.gamma_d, 0.0);
+        assert_eq!(p.tau_star_ms, 1.5);
+        assert_eq!(p.gamma_p, 2.5);
+        assert!(o.params(&free[..9]).is_err());
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let mut o = objective();
+        o.parameters.remove("a31");
+        assert!(o.validate().unwrap_err().contains("parameters.a31"));
+        let mut o = objective();
+        o.protocols[0].weight = -1.0;
+        assert!(o.validate().unwrap_err().contains("protocols[0].weight"));
+        let mut o = objective();
+        o.parameters
+            .insert("a00".into(), ParameterSpec::Free { lower: 5.0, upper: 1.0 });
+        assert!(o.validate().unwrap_err().contains("parameters.a00"));
+        let json = serde_json::to_string(&objective())
+            .unwrap()
+            .replace("\"name\"", "\"nmae\"");
+        assert!(Objective::from_json_str(&json, "x.json")
+            .unwrap_err()
+            .to_string()
+            .contains("x.json"));
+    }
+
+    #[test]
+    fn minimax_and_validity() {
+        assert_eq!(max_weighted_error(&[2.0, 1.0], &[0.25, 1.0]), 1.0);
+        assert!(is_valid(&[1.0, 0.3]) && !is_valid(&[1.01]));
+    }
+}
