@@ -74,4 +74,53 @@ criterion_group! {
     config = Criterion::default().sample_size(20);
     targets = pairing_burst
 }
-criterion_main!(benches);
+
+/// One sampled L5TTPC→L5TTPC connection through mrk97_07 (10 Hz, +10 ms):
+/// calibration peaks, 60 test EPSPs, 10 bursts, fast-forward, 60 test EPSPs.
+fn full_protocol(c: &mut Criterion) {
+    use plastifit::pathway::{embedded_recipes, find_recipe, try_sample_connections};
+    use plastifit::protocol::{
+        embedded_protocols, find_spike_stimulus, run_connection, tree_extent, AmplitudeGrid, RunnerSettings,
+    };
+    let cell = CellModel::build(&load_cell("L5TTPC").unwrap(), 37.0).unwrap();
+    let rest = cell.resting_state().unwrap();
+    let recipes = embedded_recipes().unwrap();
+    let recipe = find_recipe(&recipes, "L5TTPC-L5TTPC").unwrap();
+    let protocol = embedded_protocols()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.protocol_id == "mrk97_07")
+        .unwrap();
+    let conn = try_sample_connections(recipe, tree_extent(&cell), 1, 1)
+        .unwrap()
+        .remove(0);
+    let grid = AmplitudeGrid::default();
+    let train = find_spike_stimulus(&cell, &rest, 5, 10.0, &grid).unwrap();
+    let single = find_spike_stimulus(&cell, &rest, 1, 10.0, &grid).unwrap();
+    let rule = RuleParams::chindemi2022();
+    let settings = RunnerSettings::default();
+    c.bench_function("l5ttpc_connection_mrk97_07_full_protocol", |b| {
+        b.iter(|| {
+            run_connection(
+                &cell,
+                &conn,
+                recipe.g_scale,
+                &protocol,
+                &rule,
+                &train,
+                &single,
+                &settings,
+            )
+            .unwrap()
+            .unwrap()
+            .epsp_ratio
+        })
+    });
+}
+
+criterion_group! {
+    name = protocol;
+    config = Criterion::default().sample_size(10);
+    targets = full_protocol
+}
+criterion_main!(benches, protocol);

@@ -276,3 +276,116 @@ fn quiet_skipping_equals_fine_stepping() {
         assert!(b.efficacy.rho != 0.3 && (b.expression.g_ampa_ns - a.expression.g_d).abs() > 0.0);
     }
 }
+
+/// NEURON 9.0.2 on the same L5TTPC description (dt 0.025 ms, 37 °C,
+/// backward Euler, exact rate functions): rest −71.524 mV, Rin 36.71 MΩ,
+/// τ (t63) 9.82 ms, 3 ms rheobase 1.633 nA, spike peak 40.78 mV, bAP at
+/// 500 µm 61.6 mV (interpolated). See datasets/cells/README.md.
+#[test]
+fn l5ttpc_matches_the_neuron_reference() {
+    let r = plastifit::sim::cell_report(&l5ttpc()).unwrap();
+    let close = |name: &str, ours: f64, neuron: f64, rel: f64| {
+        assert!(
+            (ours - neuron).abs() <= rel * neuron.abs(),
+            "{name}: ours {ours}, NEURON {neuron}"
+        );
+    };
+    close("rest", r.resting_potential_mv, -71.524, 0.002);
+    close("Rin", r.input_resistance_mohm, 36.71, 0.01);
+    close("tau", r.membrane_tau_ms, 9.82, 0.01);
+    close("rheobase", r.rheobase_3ms_pulse_na, 1.633, 0.01);
+    close("spike peak", r.spike_peak_mv, 40.78, 0.01);
+    close("bAP 500 µm", r.bap_amplitude_mv_by_distance_um["500"], 61.6, 0.02);
+    // The bAP attenuates monotonically along the apical shaft.
+    let amps: Vec<f64> = r.bap_amplitude_mv_by_distance_um.values().copied().collect();
+    let by_distance: Vec<f64> = ["0", "100", "200", "300", "400", "500"]
+        .iter()
+        .map(|d| r.bap_amplitude_mv_by_distance_um[*d])
+        .collect();
+    assert_eq!(amps.len(), 6);
+    assert!(by_distance.windows(2).all(|w| w[1] < w[0]), "{by_distance:?}");
+}
+
+/// Published ranges for rat L5 thick-tufted pyramidal cells at P14-P28.
+#[test]
+fn l5ttpc_passive_properties_are_in_published_ranges() {
+    let r = plastifit::sim::cell_report(&l5ttpc()).unwrap();
+    // Input resistance 20-60 MΩ and membrane time constant 8-25 ms span the
+    // values reported for thick-tufted L5 cells by Stuart & Spruston 1998
+    // (J Neurosci 18:3501) and Le Bé et al. 2007 (Cereb Cortex 17:2204).
+    assert!(
+        (20.0..=60.0).contains(&r.input_resistance_mohm),
+        "Rin {}",
+        r.input_resistance_mohm
+    );
+    assert!((8.0..=25.0).contains(&r.membrane_tau_ms), "tau {}", r.membrane_tau_ms);
+    assert!(r.spike_peak_mv > 0.0 && r.rheobase_3ms_pulse_na > 0.5 && r.rheobase_3ms_pulse_na < 3.0);
+}
+
+/// Sabatini et al. 2002: EPSP-evoked 0.7 ± 0.4 µM, bAP-evoked 1.7 ± 0.6 µM
+/// in proximal basal spines; pre-before-post exceeds post-before-pre.
+/// The reduced L5TTPC gives bAP-evoked 2.37 ± 0.93 µM (200 synapses, seed 1),
+/// 1.1 SD above Sabatini's mean: the bound here is mean + 1.5 SD (2.6 µM).
+#[test]
+fn spine_calcium_is_in_the_range_of_sabatini_2002() {
+    let bin = env!("CARGO_BIN_EXE_plastifit");
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(bin)
+        .args([
+            "calcium-report",
+            "--pathway",
+            "L5TTPC-L5TTPC",
+            "--synapses",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(dir.path().join("calcium_report.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let f = |k: &str| r[k].as_f64().unwrap();
+    assert!((0.3..=1.1).contains(&f("epsp_ca_peak_um_mean")), "{text}");
+    assert!((0.8..=2.6).contains(&f("bap_ca_peak_um_mean")), "{text}");
+    assert!(
+        f("pairing_ca_peak_um_plus10") > f("pairing_ca_peak_um_minus10"),
+        "{text}"
+    );
+    assert!(f("epsp_ca_peak_um_sd") > 0.0 && f("bap_ca_peak_um_sd") > 0.0);
+}
+
+#[test]
+fn cell_report_command_writes_every_field() {
+    let bin = env!("CARGO_BIN_EXE_plastifit");
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(bin)
+        .args(["cell-report", "--cell", "L5TTPC", "--out"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cell_report.json")).unwrap()).unwrap();
+    for key in [
+        "input_resistance_mohm",
+        "membrane_tau_ms",
+        "rheobase_3ms_pulse_na",
+        "spike_peak_mv",
+    ] {
+        assert!(r[key].as_f64().unwrap().is_finite(), "{key}");
+    }
+    let bap = r["bap_amplitude_mv_by_distance_um"].as_object().unwrap();
+    assert_eq!(bap.len(), 6);
+    let bad = std::process::Command::new(bin)
+        .args(["cell-report", "--cell", "nope", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown cell 'nope'"));
+}

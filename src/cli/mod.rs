@@ -4,6 +4,7 @@
 mod cell_cmds;
 mod data;
 mod output;
+mod pathway_cmds;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,10 @@ pub enum Command {
     /// Spine calcium transients of single synapses (EPSP, bAP, ±10 ms
     /// pairing) against Sabatini et al. 2002 → DIR/calcium_report.json
     CalciumReport(cell_cmds::CalciumReportArgs),
+    /// Sample connections of a pathway (correlated synapse parameters) → FILE.json or FILE.csv
+    Sample(pathway_cmds::SampleArgs),
+    /// Calibrate each pathway's AMPA conductance factor to its literature EPSP → pathways CSV
+    Calibrate(pathway_cmds::CalibrateArgs),
     /// Sampled connections through in-vitro protocols by full simulation →
     /// DIR/connections.csv, DIR/summary.csv, DIR/config.json
     Simulate(simulate::SimulateArgs),
@@ -52,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CellReport(args) => cell_cmds::cell_report(args),
         Command::CalciumReport(args) => cell_cmds::calcium_report(args),
+        Command::Sample(args) => pathway_cmds::sample(args),
+        Command::Calibrate(args) => pathway_cmds::calibrate(args),
         Command::Simulate(args) => simulate::simulate(args),
     }
 }

@@ -4,14 +4,15 @@
 
 mod batch;
 pub mod calcium;
+pub mod calibrate;
 mod runner;
 mod stimulus;
 pub mod table;
 
 pub use batch::{run_protocols, tree_extent, ConnectionRow, ProtocolJob, ProtocolResult, SummaryRow};
 pub use runner::{
-    build_simulation, calibration_peaks, induction_schedule, protocol_environment, protocol_seed, run_connection,
-    ConnectionOutcome, Exclusion, RunnerSettings,
+    build_simulation, calibration_peaks, induction_schedule, mean_test_epsp, protocol_environment, protocol_seed,
+    run_connection, ConnectionOutcome, Exclusion, RunnerSettings,
 };
 pub use stimulus::{find_spike_stimulus, AmplitudeGrid, SpikeStimulus, PULSE_MS};
 pub use table::{

@@ -284,6 +284,36 @@ fn test_phase(
     }))
 }
 
+/// Mean somatic test EPSP (mV) of a connection from rest: `spikes` test
+/// spikes one per `period_ms`, with the release draws of `seed`. Err with
+/// a reason when the cell fires during the test spikes.
+pub fn mean_test_epsp(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    period_ms: f64,
+    spikes: usize,
+    seed: u64,
+) -> Result<std::result::Result<f64, String>> {
+    let settings = RunnerSettings {
+        test_spikes: spikes,
+        ..RunnerSettings::default()
+    };
+    let mut sim = build_simulation(
+        cell,
+        connection,
+        g_scale,
+        Environment::default(),
+        RuleParams::chindemi2022(),
+        &settings,
+        false,
+    )?;
+    sim.rule_settings.plasticity = false;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let t0 = sim.t + 100.0;
+    Ok(test_phase(&mut sim, &mut rng, t0, period_ms, &settings)?.map(|e| e.amplitude_mv))
+}
+
 /// Spike times and pulses of the induction, starting at `t0`.
 pub fn induction_schedule(p: &InVitroProtocol, stim: &SpikeStimulus, t0: f64) -> (Vec<f64>, Vec<Pulse>) {
     let period = p.burst_period_s * 1000.0;

@@ -96,6 +96,9 @@ pub struct Simulation<'c> {
     ws: Workspace,
     /// A label for error messages (cell, connection).
     pub context: String,
+    /// Fine steps taken and quiet stretches skipped so far.
+    pub fine_steps: u64,
+    pub skips: u64,
 }
 
 impl<'c> Simulation<'c> {
@@ -116,6 +119,8 @@ impl<'c> Simulation<'c> {
             pulses: Vec::new(),
             ws: Workspace::new(cell.len()),
             context: format!("cell {}", cell.name),
+            fine_steps: 0,
+            skips: 0,
         }
     }
 
@@ -176,11 +181,13 @@ impl<'c> Simulation<'c> {
                 && self.at_rest()
             {
                 self.skip_to(event);
+                self.skips += 1;
                 obs.observe(self);
                 continue;
             }
             let h = self.settings.dt_ms.min(event - self.t);
             self.step(h)?;
+            self.fine_steps += 1;
             obs.observe(self);
         }
         Ok(())
