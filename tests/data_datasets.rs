@@ -100,7 +100,7 @@ fn embedded_datasets_load_and_every_protocol_has_a_recipe() {
     let rmp = protocols.iter().find(|p| p.protocol_id == "rmp08_01").unwrap();
     assert_eq!(rmp.measure, Measure::Slope);
     assert_eq!(rmp.manipulation, Manipulation::Mk801Pre);
-    assert!(recipes.iter().all(|r| r.g_scale == 1.0 && r.post_cell == r.post_type));
+    assert!(recipes.iter().all(|r| r.g_scale > 0.0 && r.post_cell == r.post_type));
 }
 
 #[test]
@@ -139,7 +139,12 @@ fn datasets_match_the_reference_rows() {
         for (col, h) in rh.iter().enumerate() {
             let dcol = dh.iter().position(|x| x == h).unwrap_or_else(|| panic!("{name}: {h}"));
             for (a, b) in rrows.iter().zip(&drows) {
-                assert_eq!(a.get(col), b.get(dcol), "{name}: {h}");
+                // Numbers are compared as numbers: a rewritten table may spell 1.00 as 1.
+                let (x, y) = (a.get(col).unwrap(), b.get(dcol).unwrap());
+                match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(u), Ok(v)) => assert_eq!(u, v, "{name}: {h}"),
+                    _ => assert_eq!(x, y, "{name}: {h}"),
+                }
             }
         }
     }
