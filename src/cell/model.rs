@@ -192,6 +192,8 @@ impl CellModel {
                 });
             }
         }
+        // Grouped by kind, each rate table stays in cache while it is used.
+        channels.sort_by_key(|c: &Channel| (c.kind.index(), c.compartment));
         let parents = compartments.iter().map(|c| c.parent.unwrap_or(0)).collect();
         let g_axial = compartments
             .iter()
