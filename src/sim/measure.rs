@@ -29,7 +29,7 @@ pub struct CellReport {
     /// Time from pulse onset to the −30 mV crossing at 1.2 × rheobase.
     pub spike_latency_ms: f64,
     /// Back-propagating AP peak above rest along the apical tree (µm → mV),
-    /// linearly interpolated between segment centres.
+    /// linearly interpolated between segment centres (empty without an apical tree).
     pub bap_amplitude_mv_by_distance_um: BTreeMap<String, f64>,
 }
 
@@ -124,7 +124,7 @@ pub fn cell_report(cell: &CellModel) -> Result<CellReport> {
     let spike_latency_ms = first_crossing(&trace, SPIKE_THRESHOLD_MV).map_or(f64::NAN, |t| t - pulse.start_ms);
     let bap = [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
         .iter()
-        .map(|&d| (format!("{d}"), apical_amplitude(cell, &rest, &peaks.0, d)))
+        .filter_map(|&d| apical_amplitude(cell, &rest, &peaks.0, d).map(|a| (format!("{d}"), a)))
         .collect();
     Ok(CellReport {
         cell: cell.name.clone(),
@@ -139,8 +139,9 @@ pub fn cell_report(cell: &CellModel) -> Result<CellReport> {
     })
 }
 
-/// Peak above rest at path distance d along the soma + apical compartments.
-fn apical_amplitude(cell: &CellModel, rest: &CellState, peaks: &[f64], d: f64) -> f64 {
+/// Peak above rest at path distance d along the soma + apical compartments;
+/// None for a cell without an apical tree or beyond its end.
+fn apical_amplitude(cell: &CellModel, rest: &CellState, peaks: &[f64], d: f64) -> Option<f64> {
     let mut points: Vec<(f64, f64)> = cell
         .compartments
         .iter()
@@ -149,12 +150,12 @@ fn apical_amplitude(cell: &CellModel, rest: &CellState, peaks: &[f64], d: f64) -
         .map(|(i, c)| (c.path_um, peaks[i] - rest.v[i]))
         .collect();
     if points.len() < 2 || !cell.compartments.iter().any(|c| c.tree == SectionTree::Apical) {
-        return f64::NAN;
+        return None;
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let i = points.partition_point(|p| p.0 < d).clamp(1, points.len() - 1);
     let (a, b) = (points[i - 1], points[i]);
-    a.1 + (b.1 - a.1) * (d - a.0) / (b.0 - a.0)
+    (d <= b.0).then(|| a.1 + (b.1 - a.1) * (d - a.0) / (b.0 - a.0))
 }
 
 impl<A: super::Observer, B: super::Observer> super::Observer for (&mut A, &mut B) {
