@@ -5,11 +5,11 @@
 //! minimal stimulation; presynaptic transients are taken from successful
 //! releases only (failures carry no calcium and are not what was imaged).
 
-use super::runner::{build_simulation, RunnerSettings};
+use super::runner::{build_simulation, clone_sim, RunnerSettings};
 use super::stimulus::{SpikeStimulus, PULSE_MS};
 use crate::cell::CellModel;
 use crate::pathway::{Connection, Contact};
-use crate::sim::{NoObserver, Pulse, Simulation};
+use crate::sim::{NoObserver, Pulse};
 use crate::synapse::{Environment, RuleParams, CAI_REST_MM};
 use crate::Result;
 use rand::SeedableRng;
@@ -59,7 +59,7 @@ pub fn spine_calcium_peak(
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for _ in 0..MAX_RELEASE_ATTEMPTS {
-        let mut sim = fresh_copy(&base);
+        let mut sim = clone_sim(&base);
         sim.rule_settings.plasticity = false;
         let t0 = sim.t + 20.0;
         let pre = !matches!(stimulus, CalciumStimulus::Bap);
@@ -90,15 +90,6 @@ pub fn spine_calcium_peak(
         "synapse never released in {MAX_RELEASE_ATTEMPTS} attempts (U = {})",
         contact.use0
     )))
-}
-
-fn fresh_copy<'c>(base: &Simulation<'c>) -> Simulation<'c> {
-    let mut sim = Simulation::new(base.cell, base.rest.clone(), base.env, base.rule);
-    sim.state = base.state.clone();
-    sim.synapses = base.synapses.clone();
-    sim.settings = base.settings;
-    sim.t = base.t;
-    sim
 }
 
 /// Mean and sample SD.

@@ -152,7 +152,8 @@ pub fn calibration_peaks(base: &Simulation, single: &SpikeStimulus) -> Result<(V
     Ok((run(true)?, run(false)?))
 }
 
-fn clone_sim<'c>(base: &Simulation<'c>) -> Simulation<'c> {
+/// An independent copy of a simulation in its current state.
+pub(crate) fn clone_sim<'c>(base: &Simulation<'c>) -> Simulation<'c> {
     let mut sim = Simulation::new(base.cell, base.rest.clone(), base.env, base.rule);
     sim.state = base.state.clone();
     sim.synapses = base.synapses.clone();
