@@ -389,3 +389,29 @@ fn cell_report_command_writes_every_field() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown cell 'nope'"));
 }
+
+/// The three reduced cells of datasets/cells/README.md keep their measured
+/// properties (Tanaka et al. 2011; van Aerde & Feldmeyer 2015 ranges there).
+#[test]
+fn reduced_l23pc_l4pc_l4ssc_keep_their_documented_properties() {
+    let build = |name: &str| CellModel::build(&plastifit::cell::load_cell(name).unwrap(), 37.0).unwrap();
+    for (name, rin, tau, rheobase) in [
+        ("L23PC", 108.7, 13.2, 0.814),
+        ("L4PC", 117.0, 11.8, 0.708),
+        ("L4SSC", 160.3, 11.9, 0.542),
+    ] {
+        let r = plastifit::sim::cell_report(&build(name)).unwrap();
+        let close = |what: &str, ours: f64, doc: f64| {
+            assert!(
+                (ours - doc).abs() <= 0.02 * doc,
+                "{name} {what}: {ours} vs documented {doc}"
+            )
+        };
+        close("Rin", r.input_resistance_mohm, rin);
+        close("tau", r.membrane_tau_ms, tau);
+        close("rheobase", r.rheobase_3ms_pulse_na, rheobase);
+        assert!(r.spike_peak_mv > 30.0, "{name} spike peak {}", r.spike_peak_mv);
+        let apical = r.bap_amplitude_mv_by_distance_um.len();
+        assert_eq!(apical == 0, name == "L4SSC", "{name}: apical bAP entries {apical}");
+    }
+}

@@ -120,3 +120,15 @@ fn summary_is_byte_identical_with_one_and_two_threads() {
     assert!(text.starts_with("protocol_id,pathway,n_connections,n_excluded,epsp_ratio_mean,epsp_ratio_sem,invitro_mean,invitro_sem,error_sem"));
     assert_eq!(text.lines().count(), 3, "{text}");
 }
+
+#[test]
+fn calibrated_l23_and_l4_pathway_epsps_are_within_30_percent_of_the_literature() {
+    // Feldmeyer et al. 2006 (L2/3→L2/3, 1.0 mV), 2002 (L4→L2/3, 0.7 mV), 1999 (L4 stellate, 1.59 mV).
+    for pathway in ["L23PC-L23PC", "L4PC-L23PC", "L4SSC-L4SSC"] {
+        let (mean, target) = sampled_mean_epsp(pathway);
+        assert!(
+            (mean - target).abs() / target < 0.3,
+            "{pathway}: mean EPSP {mean} mV vs {target} mV"
+        );
+    }
+}

@@ -4,7 +4,12 @@ use super::CellDescription;
 use crate::{Error, Result};
 use std::path::Path;
 
-const BUILTIN: [(&str, &str); 1] = [("L5TTPC", include_str!("../../datasets/cells/L5TTPC.json"))];
+const BUILTIN: [(&str, &str); 4] = [
+    ("L5TTPC", include_str!("../../datasets/cells/L5TTPC.json")),
+    ("L23PC", include_str!("../../datasets/cells/L23PC.json")),
+    ("L4PC", include_str!("../../datasets/cells/L4PC.json")),
+    ("L4SSC", include_str!("../../datasets/cells/L4SSC.json")),
+];
 
 /// Names of the built-in cells.
 pub fn builtin_names() -> Vec<&'static str> {
