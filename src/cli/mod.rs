@@ -3,7 +3,9 @@
 
 mod cell_cmds;
 mod data;
+mod fit;
 mod output;
+mod run_folder;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,16 @@ pub enum Command {
     /// Sampled connections through in-vitro protocols by full simulation →
     /// DIR/connections.csv, DIR/summary.csv, DIR/config.json
     Simulate(simulate::SimulateArgs),
+    /// Multi-objective fit of the rule's parameters to an objective →
+    /// RUN/config.json, checkpoint.json, history.csv, pareto.csv, best.json,
+    /// log.txt
+    Fit(fit::FitArgs),
+    /// Continue a fit from its checkpoint (refuses a changed objective or
+    /// changed data)
+    Resume(fit::ResumeArgs),
+    /// Print a fit's best solution, its per-protocol errors and the number
+    /// of valid candidates
+    Best(fit::BestArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -53,6 +65,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CellReport(args) => cell_cmds::cell_report(args),
         Command::CalciumReport(args) => cell_cmds::calcium_report(args),
         Command::Simulate(args) => simulate::simulate(args),
+        Command::Fit(args) => fit::fit(args),
+        Command::Resume(args) => fit::resume(args),
+        Command::Best(args) => fit::best(args),
     }
 }
 
