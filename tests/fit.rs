@@ -69,6 +69,13 @@ fn checkpoint_generation(run: &Path) -> Option<u64> {
     v["state"]["generation"].as_u64()
 }
 
+/// The checkpoint's generation and committed history.csv bytes.
+fn checkpoint_history_bytes(run: &Path) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(run.join("checkpoint.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).expect("checkpoints are replaced atomically");
+    Some((v["state"]["generation"].as_u64()?, v["history_bytes"].as_u64()?))
+}
+
 /// history.csv as (header, rows of fields).
 fn history(run: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(run.join("history.csv")).unwrap();
@@ -140,7 +147,7 @@ fn interrupted_generation_is_rerun_from_the_checkpoint() {
 fn run_killed_mid_generation_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
-    let generations = 150u64;
+    let generations = 300u64;
     let mut child = Command::new(env!("CARGO_BIN_EXE_plastifit"))
         .args([
             "fit",
@@ -159,13 +166,19 @@ fn run_killed_mid_generation_resumes_exactly() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Aim the kill at the moment a generation's rows are in history.csv
+    // but its checkpoint is not yet written; past generation 200, kill
+    // wherever the fit is.
     let start = Instant::now();
     loop {
-        if checkpoint_generation(&killed).is_some_and(|g| g >= 8) {
-            break;
+        if let Some((generation, recorded)) = checkpoint_history_bytes(&killed) {
+            let written = std::fs::metadata(killed.join("history.csv")).map_or(0, |m| m.len());
+            if (generation >= 8 && written > recorded) || generation >= 200 {
+                break;
+            }
         }
         assert!(start.elapsed() < Duration::from_secs(120), "the fit made no progress");
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_micros(200));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -288,7 +301,8 @@ fn best_prints_the_minimax_candidate_and_the_valid_count() {
 fn bad_objective_files_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let good: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(OBJECTIVE).unwrap()).unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|v| {
                 v["parameters"].as_object_mut().unwrap().remove("a31");
@@ -353,5 +367,44 @@ fn synthetic_fit_converges_to_the_known_optimum() {
             "{name}: {v} vs {}",
             optimum[i]
         );
+    }
+}
+
+/// Slow (full simulation): `cargo test --test fit -- --ignored`.
+#[test]
+#[ignore]
+fn full_engine_fit_records_means_and_errors_in_sem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("objectives/quick.json").unwrap()).unwrap();
+    v["engine"] = serde_json::json!("full");
+    v["connections_per_protocol"] = serde_json::json!(1);
+    v["protocols"] = serde_json::json!([{"id": "mrk97_07", "weight": 0.25}]);
+    v["heldout"] = serde_json::json!([]);
+    let objective = dir.path().join("full.json");
+    std::fs::write(&objective, v.to_string()).unwrap();
+    let run = dir.path().join("run");
+    ok(&[
+        "fit",
+        "--objective",
+        s(&objective),
+        "--run",
+        s(&run),
+        "--generations",
+        "1",
+        "--offspring",
+        "2",
+    ]);
+    let table = plastifit::protocol::embedded_protocols().unwrap();
+    let row = table.iter().find(|p| p.protocol_id == "mrk97_07").unwrap();
+    let (header, rows) = history(&run);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let mean: f64 = r[col("insilico_mean_mrk97_07")].parse().unwrap();
+        let error: f64 = r[col("error_sem_mrk97_07")].parse().unwrap();
+        assert!(mean > 0.0 && mean.is_finite());
+        assert_eq!(error, (mean - row.epsp_ratio_mean).abs() / row.epsp_ratio_sem);
+        assert_eq!(r[col("failure")], "");
     }
 }
