@@ -231,6 +231,34 @@ fn resume_refuses_a_changed_objective_or_optimiser() {
     ok(&["resume", "--run", s(&run), "--generations", "1"]);
     assert_eq!(checkpoint_generation(&run), Some(3));
 
+    // Changed data files are refused too.
+    let pathways = dir.path().join("pathways.csv");
+    std::fs::copy("datasets/pathways.csv", &pathways).unwrap();
+    let data_run = dir.path().join("data_run");
+    ok(&[
+        "fit",
+        "--objective",
+        s(&objective),
+        "--run",
+        s(&data_run),
+        "--generations",
+        "2",
+        "--offspring",
+        "8",
+        "--pathways-file",
+        s(&pathways),
+    ]);
+    let table = std::fs::read_to_string(&pathways).unwrap();
+    let edited = table.replacen(
+        "L5TTPC-L5TTPC,L5TTPC,L5TTPC,L5TTPC,1.94,",
+        "L5TTPC-L5TTPC,L5TTPC,L5TTPC,L5TTPC,2.5,",
+        1,
+    );
+    assert_ne!(edited, table);
+    std::fs::write(&pathways, edited).unwrap();
+    let err = failing(&["resume", "--run", s(&data_run), "--generations", "1"]);
+    assert!(err.contains("ampa_gmax_ns_mean: 1.94 in the run, 2.5 now"), "{err}");
+
     // fit refuses to start over an existing run.
     let err = failing(&[
         "fit",

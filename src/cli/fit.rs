@@ -11,7 +11,7 @@ use crate::objective::{
     training_protocols, EngineKind, FullEngine, Objective, ObjectiveEvaluator, ProtocolEngine, SyntheticEngine,
 };
 use crate::optim::{run, OptimiserConfig, OptimiserState, SelectorKind};
-use crate::protocol::RunnerSettings;
+use crate::protocol::{InVitroProtocol, RunnerSettings};
 use crate::synapse::PARAM_NAMES;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -112,10 +112,12 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     if args.generations == 0 {
         bail!("--generations must be at least 1");
     }
+    let training = training_protocols(&objective, &data.protocols)?;
     let config = RunConfig {
         format: RUN_FORMAT,
         objective_file: args.objective.clone(),
-        training_protocols: training_protocols(&objective, &data.protocols)?,
+        pathway_recipes: pathway_recipes(&data, &training)?,
+        training_protocols: training,
         engine: objective.engine,
         objective,
         optimiser,
@@ -172,11 +174,23 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
         protocols_file: config.datasets.protocols_file.clone(),
         pathways_file: config.datasets.pathways_file.clone(),
     })?;
-    let rows = serde_json::to_value(training_protocols(&current, &data.protocols)?)?;
-    if let Some(diff) = first_difference("", &serde_json::to_value(&config.training_protocols)?, &rows) {
+    let training = training_protocols(&current, &data.protocols)?;
+    if let Some(diff) = first_difference(
+        "",
+        &serde_json::to_value(&config.training_protocols)?,
+        &serde_json::to_value(&training)?,
+    ) {
         bail!(
             "refusing to resume {}: the in-vitro data of the training protocols changed: \
              training_protocols field '{diff}'",
+            args.run.display()
+        );
+    }
+    let recipes = Value::Array(pathway_recipes(&data, &training)?);
+    if let Some(diff) = first_difference("", &Value::Array(config.pathway_recipes.clone()), &recipes) {
+        bail!(
+            "refusing to resume {}: the pathway recipes of the training protocols changed: \
+             pathway_recipes field '{diff}'",
             args.run.display()
         );
     }
@@ -287,6 +301,20 @@ pub fn best(args: BestArgs) -> anyhow::Result<()> {
         ckpt.state.evaluations()
     );
     Ok(())
+}
+
+/// The recipes of the protocols' pathways, each once, as JSON.
+fn pathway_recipes(data: &Datasets, protocols: &[InVitroProtocol]) -> anyhow::Result<Vec<Value>> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for p in protocols {
+        let pathway = p.pathway_id();
+        if !seen.contains(&pathway) {
+            out.push(serde_json::to_value(data.recipe(&pathway)?)?);
+            seen.push(pathway);
+        }
+    }
+    Ok(out)
 }
 
 /// The engine an objective asks for.

@@ -60,6 +60,9 @@ pub struct RunConfig {
     pub datasets: DataFiles,
     /// The in-vitro rows of the training protocols, in objective order.
     pub training_protocols: Vec<InVitroProtocol>,
+    /// The recipes of the training protocols' pathways (rows of the
+    /// pathways table), in order of first use.
+    pub pathway_recipes: Vec<serde_json::Value>,
 }
 
 /// An evaluated candidate with what the optimiser does not keep.
