@@ -196,7 +196,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
     }
     let evaluator = ObjectiveEvaluator::new(&config.objective, &data.protocols, build_engine(&config, &data)?)?;
 
-    let record = match folder.read_checkpoint()? {
+    let mut record = match folder.read_checkpoint()? {
         Some(ckpt) => {
             let saved = serde_json::to_value(ckpt.state.config())?;
             if let Some(diff) = first_difference("", &serde_json::to_value(&config.optimiser)?, &saved) {
@@ -228,7 +228,6 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let mut record = record;
     let at = record.state.generation();
     if let Some(more) = args.generations {
         record.target_generations = at + more;
