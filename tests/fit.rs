@@ -147,7 +147,7 @@ fn interrupted_generation_is_rerun_from_the_checkpoint() {
 fn run_killed_mid_generation_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
-    let generations = 300u64;
+    let generations = 120u64;
     let mut child = Command::new(env!("CARGO_BIN_EXE_plastifit"))
         .args([
             "fit",
@@ -167,13 +167,13 @@ fn run_killed_mid_generation_resumes_exactly() {
         .spawn()
         .unwrap();
     // Aim the kill at the moment a generation's rows are in history.csv
-    // but its checkpoint is not yet written; past generation 200, kill
+    // but its checkpoint is not yet written; past generation 80, kill
     // wherever the fit is.
     let start = Instant::now();
     loop {
         if let Some((generation, recorded)) = checkpoint_history_bytes(&killed) {
             let written = std::fs::metadata(killed.join("history.csv")).map_or(0, |m| m.len());
-            if (generation >= 8 && written > recorded) || generation >= 200 {
+            if (generation >= 8 && written > recorded) || generation >= 80 {
                 break;
             }
         }
