@@ -19,3 +19,12 @@ fn shipped_objectives_load_and_name_dataset_protocols() {
         assert_eq!(o.heldout.len() + o.protocols.len(), table.len());
     }
 }
+
+#[test]
+fn shipped_synthetic_objective_uses_the_synthetic_engine() {
+    let table = plastifit::protocol::embedded_protocols().unwrap();
+    let o = Objective::load(Path::new("objectives/synthetic.json")).unwrap();
+    o.check_protocols(&table).unwrap();
+    assert_eq!(o.engine, plastifit::objective::EngineKind::Synthetic);
+    assert_eq!(o.free_names().len(), 11);
+}

@@ -3,8 +3,10 @@
 
 mod cell_cmds;
 mod data;
+mod fit;
 mod output;
 mod pathway_cmds;
+mod run_folder;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +41,16 @@ pub enum Command {
     /// Sampled connections through in-vitro protocols by full simulation →
     /// DIR/connections.csv, DIR/summary.csv, DIR/config.json
     Simulate(simulate::SimulateArgs),
+    /// Multi-objective fit of the rule's parameters to an objective →
+    /// RUN/config.json, checkpoint.json, history.csv, pareto.csv, best.json,
+    /// log.txt
+    Fit(fit::FitArgs),
+    /// Continue a fit from its checkpoint (refuses a changed objective or
+    /// changed data)
+    Resume(fit::ResumeArgs),
+    /// Print a fit's best solution, its per-protocol errors and the number
+    /// of valid candidates
+    Best(fit::BestArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -60,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => pathway_cmds::sample(args),
         Command::Calibrate(args) => pathway_cmds::calibrate(args),
         Command::Simulate(args) => simulate::simulate(args),
+        Command::Fit(args) => fit::fit(args),
+        Command::Resume(args) => fit::resume(args),
+        Command::Best(args) => fit::best(args),
     }
 }
 

@@ -1,8 +1,10 @@
 //! Writing results: every file goes to a temporary name first and is
-//! renamed into place, so an interruption leaves the last good version.
+//! flushed to disk and renamed into place, so an interruption leaves the
+//! last good version.
 
 use anyhow::Context;
 use serde::Serialize;
+use std::io::Write;
 use std::path::Path;
 
 /// Writes bytes atomically (temporary file in the same folder, then rename).
@@ -14,7 +16,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write().with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

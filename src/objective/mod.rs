@@ -2,6 +2,16 @@
 //! connection sample, the parameter box (free or fixed parameters), the
 //! rule variant and evaluation engine, and the held-out protocols.
 //! Errors are in units of the in-vitro SEM.
+//!
+//! Candidates are scored through a [`ProtocolEngine`] (full simulation,
+//! the synthetic stand-in, or trace replay) by an [`ObjectiveEvaluator`],
+//! the problem the optimiser sees.
+
+mod engine;
+mod synthetic;
+
+pub use engine::{training_protocols, FullEngine, ObjectiveEvaluator, ProtocolEngine, Scored};
+pub use synthetic::SyntheticEngine;
 
 use crate::protocol::InVitroProtocol;
 use crate::synapse::{RuleParams, RuleVariant, PARAM_BOUNDS, PARAM_NAMES};
@@ -34,6 +44,21 @@ pub enum EngineKind {
     Replay,
     /// Full simulation of every connection.
     Full,
+    /// A smooth, cheap, deterministic function of the parameters standing
+    /// in for simulation ([`SyntheticEngine`]), to test and benchmark the
+    /// fitting machinery.
+    Synthetic,
+}
+
+impl EngineKind {
+    /// The name used in objective files.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Replay => "replay",
+            EngineKind::Full => "full",
+            EngineKind::Synthetic => "synthetic",
+        }
+    }
 }
 
 fn default_engine() -> EngineKind {
@@ -77,7 +102,15 @@ impl Objective {
             file: label.into(),
             problem,
         };
-        let o: Objective = serde_json::from_str(text).map_err(|e| file_error(format!("not a valid objective: {e}")))?;
+        let o: Objective = serde_json::from_str(text).map_err(|e| {
+            let field = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| locate_bad_field(&v));
+            match field {
+                Some(field) => file_error(format!("not a valid objective: {field} ({e})")),
+                None => file_error(format!("not a valid objective: {e}")),
+            }
+        })?;
         o.validate().map_err(file_error)?;
         Ok(o)
     }
@@ -204,6 +237,50 @@ impl Objective {
     }
 }
 
+/// For a JSON document that does not parse as an [`Objective`], the first
+/// field whose value has the wrong type or is unknown, as
+/// "field 'path': problem".
+fn locate_bad_field(v: &serde_json::Value) -> Option<String> {
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+    fn check<T: DeserializeOwned>(path: &str, v: &Value) -> Option<String> {
+        serde_json::from_value::<T>(v.clone())
+            .err()
+            .map(|e| format!("field '{path}': {e}"))
+    }
+    let Value::Object(map) = v else {
+        return Some("the file must hold a JSON object".into());
+    };
+    for (key, value) in map {
+        let found = match key.as_str() {
+            "name" | "description" => check::<String>(key, value),
+            "connections_per_protocol" => check::<usize>(key, value),
+            "sample_seed" => check::<u64>(key, value),
+            "variant" => check::<RuleVariant>(key, value),
+            "engine" => check::<EngineKind>(key, value),
+            "heldout" => check::<Vec<String>>(key, value),
+            "protocols" => match value {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, p)| check::<ObjectiveProtocol>(&format!("protocols[{i}]"), p)),
+                _ => check::<Vec<ObjectiveProtocol>>(key, value),
+            },
+            "parameters" => match value {
+                Value::Object(params) => params
+                    .iter()
+                    .find_map(|(name, p)| check::<ParameterSpec>(&format!("parameters.{name}"), p)),
+                _ => check::<BTreeMap<String, ParameterSpec>>(key, value),
+            },
+            _ => Some(format!("field '{key}': unknown field")),
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 /// |in-silico mean − in-vitro mean| / in-vitro SEM.
 pub fn error_sem(insilico_mean: f64, protocol: &InVitroProtocol) -> f64 {
     (insilico_mean - protocol.epsp_ratio_mean).abs() / protocol.epsp_ratio_sem
@@ -277,6 +354,51 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("x.json"));
+    }
+
+    #[test]
+    fn malformed_values_name_their_field() {
+        let good = serde_json::to_value(objective()).unwrap();
+        let cases = [
+            ("/engine", serde_json::json!("warp"), "field 'engine'"),
+            (
+                "/connections_per_protocol",
+                serde_json::json!("many"),
+                "field 'connections_per_protocol'",
+            ),
+            (
+                "/parameters/gamma_p",
+                serde_json::json!({"low": 1.0}),
+                "field 'parameters.gamma_p'",
+            ),
+            (
+                "/protocols/0/weight",
+                serde_json::json!("heavy"),
+                "field 'protocols[0]'",
+            ),
+        ];
+        for (pointer, bad, expected) in cases {
+            let mut v = good.clone();
+            *v.pointer_mut(pointer).unwrap() = bad;
+            let text = Objective::from_json_str(&v.to_string(), "o.json")
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(expected), "{text} should contain {expected}");
+        }
+        let mut v = good.clone();
+        v.as_object_mut()
+            .unwrap()
+            .insert("engin".into(), serde_json::json!("full"));
+        let text = Objective::from_json_str(&v.to_string(), "o.json")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("field 'engin': unknown field"), "{text}");
+        let mut v = good;
+        v["engine"] = serde_json::json!("synthetic");
+        assert_eq!(
+            Objective::from_json_str(&v.to_string(), "o.json").unwrap().engine,
+            EngineKind::Synthetic
+        );
     }
 
     #[test]
