@@ -1067,6 +1067,39 @@ fn y_ticks_target(frame: &Frame) -> usize {
 // ---------------------------------------------------------------------------
 // compare_means
 
+/// The frame of a categorical plot: layout (band width estimated from the
+/// frame before the exact layout), y axis, category labels and the optional
+/// reference line.
+fn categorical_frame(
+    frame: &Frame,
+    ticks: &Ticks,
+    (lo, hi): (f64, f64),
+    labels: &[String],
+    legend: &[LegendEntry],
+    notes: &[String],
+    reference_y: Option<f64>,
+) -> (Doc, Chrome, Axis) {
+    let left_w = max_label_width(&ticks.labels, TICK_FONT);
+    let approx_band = (frame.width - left_w - 60.0) / labels.len().max(1) as f64;
+    let (x_space, rotate) = category_label_space(labels, approx_band);
+    let chrome = layout(frame, left_w, x_space, 0.0, legend, notes);
+    let area = chrome.area;
+    let axis = Axis {
+        lo,
+        hi,
+        log: false,
+        p0: area.y1,
+        p1: area.y0,
+    };
+    let mut doc = Doc::new(frame);
+    draw_y_axis(&mut doc, area, &axis, ticks);
+    draw_x_categories(&mut doc, area, labels, rotate);
+    if let Some(r) = reference_y {
+        draw_reference(&mut doc, area, &axis, r);
+    }
+    (doc, chrome, axis)
+}
+
 /// Means ± SEM per category for several series (e.g. in silico and in vitro
 /// per protocol), side by side, with an optional dashed horizontal reference
 /// line (`Some(1.0)` for EPSP ratios).
@@ -1145,26 +1178,8 @@ pub fn compare_means<S: AsRef<str>>(
         legend.push(reference_entry(r));
     }
 
-    let left_w = max_label_width(&ticks.labels, TICK_FONT);
-    // Band width estimate from the frame before the exact layout.
-    let approx_band = (frame.width - left_w - 60.0) / labels.len().max(1) as f64;
-    let (x_space, rotate) = category_label_space(&labels, approx_band);
-    let chrome = layout(frame, left_w, x_space, 0.0, &legend, &notes);
+    let (mut doc, chrome, axis) = categorical_frame(frame, &ticks, (lo, hi), &labels, &legend, &notes, reference_y);
     let area = chrome.area;
-    let axis = Axis {
-        lo,
-        hi,
-        log: false,
-        p0: area.y1,
-        p1: area.y0,
-    };
-
-    let mut doc = Doc::new(frame);
-    draw_y_axis(&mut doc, area, &axis, &ticks);
-    draw_x_categories(&mut doc, area, &labels, rotate);
-    if let Some(r) = reference_y {
-        draw_reference(&mut doc, area, &axis, r);
-    }
     let band = area.width() / labels.len().max(1) as f64;
     let n = series.len().max(1) as f64;
     let spacing = (band * 0.7 / n).min(14.0);
@@ -1339,25 +1354,9 @@ pub fn distributions<S: AsRef<str>>(
         legend.push(reference_entry(r));
     }
 
-    let left_w = max_label_width(&ticks.labels, TICK_FONT);
-    let approx_band = (frame.width - left_w - 60.0) / labels.len().max(1) as f64;
-    let (x_space, rotate) = category_label_space(&labels, approx_band);
-    let chrome = layout(frame, left_w, x_space, 0.0, &legend, &notes);
+    let (mut doc, chrome, axis) =
+        categorical_frame(frame, &ticks, (lo, hi), &labels, &legend, &notes, options.reference_y);
     let area = chrome.area;
-    let axis = Axis {
-        lo,
-        hi,
-        log: false,
-        p0: area.y1,
-        p1: area.y0,
-    };
-
-    let mut doc = Doc::new(frame);
-    draw_y_axis(&mut doc, area, &axis, &ticks);
-    draw_x_categories(&mut doc, area, &labels, rotate);
-    if let Some(r) = options.reference_y {
-        draw_reference(&mut doc, area, &axis, r);
-    }
     let band = area.width() / labels.len().max(1) as f64;
     let half = (band * 0.22).min(18.0);
     let mut drawn = 0usize;
