@@ -4,6 +4,7 @@
 mod cell_cmds;
 mod data;
 mod output;
+mod replay_cmds;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,15 @@ pub enum Command {
     /// Sampled connections through in-vitro protocols by full simulation →
     /// DIR/connections.csv, DIR/summary.csv, DIR/config.json
     Simulate(simulate::SimulateArgs),
+    /// Simulate every protocol and connection of an objective once with
+    /// plasticity frozen and store what replay needs → DIR/traces.json
+    Traces(replay_cmds::TracesArgs),
+    /// Replay one candidate from a trace cache → DIR/connections.csv,
+    /// DIR/summary.csv (the columns of `simulate`)
+    Evaluate(replay_cmds::EvaluateArgs),
+    /// Replay and full engine on the cache's connections and seeds →
+    /// DIR/replay_vs_full.csv, DIR/replay/, DIR/full/
+    CheckReplay(replay_cmds::EvaluateArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -53,6 +63,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CellReport(args) => cell_cmds::cell_report(args),
         Command::CalciumReport(args) => cell_cmds::calcium_report(args),
         Command::Simulate(args) => simulate::simulate(args),
+        Command::Traces(args) => replay_cmds::traces(args),
+        Command::Evaluate(args) => replay_cmds::evaluate(args),
+        Command::CheckReplay(args) => replay_cmds::check_replay(args),
     }
 }
 
