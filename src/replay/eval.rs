@@ -200,33 +200,17 @@ impl<'a> Replay<'a> {
             .collect()
     }
 
-    fn connection(
-        &self,
-        prep: &Prepared,
-        rule: &RuleParams,
-        variant: RuleVariant,
-        s: &mut Scratch,
-    ) -> std::result::Result<ConnectionOutcome, Exclusion> {
+    /// c*, ρ and thresholds of every synapse at the end of the induction
+    /// into the scratch buffers.
+    fn induce(&self, prep: &Prepared, rule: &RuleParams, variant: RuleVariant, s: &mut Scratch) {
         let p = &self.cache.protocols[prep.protocol];
         let c = &p.connections[prep.connection];
-        let exclude = |reason: String| {
-            Err(Exclusion {
-                connection_id: c.connection.id,
-                reason,
-            })
-        };
-        let baseline = match &prep.baseline {
-            Ok(b) if b.by(p.protocol.measure) > 0.0 => *b,
-            Ok(_) => return exclude("baseline EPSP is 0 (every test spike failed to release)".into()),
-            Err(r) => return exclude(r.clone()),
-        };
         let tau = rule.tau_star_ms;
         let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
         let gp = rule.gamma_p;
         prep.calib_pre.decays(tau, &mut s.dec_pre);
         prep.calib_post.decays(tau, &mut s.dec_post);
         prep.induction.decays(tau, &mut s.dec_ind);
-        let n = c.synapses.len();
         s.c.clear();
         s.rho.clear();
         s.theta.clear();
@@ -265,6 +249,46 @@ impl<'a> Replay<'a> {
             s.rho.push(rho);
             s.theta.push((td, tp));
         }
+    }
+
+    /// ρ of every synapse at the end of the induction (before the
+    /// fast-forward), per protocol and non-excluded connection.
+    pub fn induction_rho(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<Vec<f64>> {
+        let mut s = Scratch::default();
+        self.prepared
+            .iter()
+            .map(|prep| {
+                self.induce(prep, rule, variant, &mut s);
+                s.rho.clone()
+            })
+            .collect()
+    }
+
+    fn connection(
+        &self,
+        prep: &Prepared,
+        rule: &RuleParams,
+        variant: RuleVariant,
+        s: &mut Scratch,
+    ) -> std::result::Result<ConnectionOutcome, Exclusion> {
+        let p = &self.cache.protocols[prep.protocol];
+        let c = &p.connections[prep.connection];
+        let exclude = |reason: String| {
+            Err(Exclusion {
+                connection_id: c.connection.id,
+                reason,
+            })
+        };
+        let baseline = match &prep.baseline {
+            Ok(b) if b.by(p.protocol.measure) > 0.0 => *b,
+            Ok(_) => return exclude("baseline EPSP is 0 (every test spike failed to release)".into()),
+            Err(r) => return exclude(r.clone()),
+        };
+        self.induce(prep, rule, variant, s);
+        let tau = rule.tau_star_ms;
+        let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
+        let gp = rule.gamma_p;
+        let n = c.synapses.len();
         // Fast-forward as `settle_efficacies`: wait in chunks of τ*/2 until
         // c* is below both thresholds everywhere, then snap ρ.
         let mut t = c.induction_end_ms;
@@ -530,5 +554,35 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         baseline,
         lo,
         hi,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_closed_form_matches_fine_integration() {
+        // c*' = −c*/τ + ex + r·exp(−s/τ_Ca), integrated with tiny steps.
+        let (c0, r, ex, tau, len) = (0.03, 2e-3, 5e-7, 200.0, 80.0);
+        let (mut c, h) = (c0, 1e-4);
+        let mut s = 0.0;
+        while s < len - 1e-12 {
+            let mid = s + 0.5 * h;
+            c += h * (-c / tau + ex + r * (-mid / CAI_TAU_MS).exp());
+            s += h;
+        }
+        let closed = gap_cstar(c0, r, ex, tau, len);
+        assert!((closed - c).abs() < 1e-8 * c0, "{closed} vs {c}");
+        assert!(gap_bound(c0, r, ex, tau) >= closed);
+        // A rising start must not be mistaken for decay.
+        assert!(gap_cstar(0.0, r, ex, tau, 10.0) > 0.0);
+    }
+
+    #[test]
+    fn rise_slope_of_a_ramp() {
+        let ramp: Vec<f64> = (0..=100).map(|i| i as f64 * 0.01).collect();
+        // 30 % at i = 30, 75 % at i = 75 on a 1 mV peak: 0.45 mV over 45 samples of 0.1 ms.
+        assert!((rise_slope(&ramp, 0.1) - 0.1).abs() < 1e-9);
     }
 }

@@ -19,8 +19,8 @@ use rand_chacha::ChaCha8Rng;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RecordCheck {
     pub tau_star_ms: f64,
-    /// Largest |c*_bins − c*_engine| / max(c*_engine) at the calibration
-    /// peaks and at the end of induction, over synapses.
+    /// Largest |c*_bins − c*_engine| at the calibration peaks, the start and
+    /// the end of induction, relative to the largest calibration peak.
     pub max_relative_error: f64,
 }
 
@@ -245,8 +245,10 @@ pub fn record_connection(
     let rest: Vec<f64> = base.synapses.iter().map(|s| s.fast.cai).collect();
     let tau = reference.tau_star_ms;
     let mut worst: f64 = 0.0;
+    let mut scale: f64 = 1e-12;
     let mut check = |engine: f64, bins: f64| {
-        worst = worst.max((engine - bins).abs() / engine.abs().max(1e-12));
+        scale = scale.max(engine.abs());
+        worst = worst.max((engine - bins).abs() / scale);
     };
 
     // Calibration transients (SPEC §5.2), as `calibration_peaks` runs them.
@@ -320,6 +322,21 @@ pub fn record_connection(
         .0
         .then(|| "baseline: postsynaptic spike during test EPSPs".to_string());
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    // Only the rise and the peaks are needed (amplitude and 30-75 % slope):
+    // keep every waveform up to the latest peak of any of them.
+    let keep = waveforms
+        .iter()
+        .flat_map(|(d, p)| [d, p])
+        .map(|w| {
+            w.iter()
+                .enumerate()
+                .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+                .0
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let cut = |v: &[f64]| f32s(&v[..keep.min(v.len())]);
     let synapses = base
         .synapses
         .iter()
@@ -340,8 +357,8 @@ pub fn record_connection(
             calib_post: f32s(&post_v[i]),
             induction: f32s(&ind_v[i]),
             end_excess_mm: sim.synapses[i].fast.cai - rest[i],
-            epsp_depressed: f32s(&waveforms[i].0),
-            epsp_potentiated: f32s(&waveforms[i].1),
+            epsp_depressed: cut(&waveforms[i].0),
+            epsp_potentiated: cut(&waveforms[i].1),
         })
         .collect();
     let traces = ConnectionTraces {
@@ -445,4 +462,53 @@ fn excluded_connection(conn: &Connection, reason: String) -> ConnectionTraces {
         induction: empty,
         synapses: vec![],
     }
+}
+
+/// ρ of every synapse at the end of the induction in the full engine at
+/// `rule` (plasticity on from the baseline, as `run_connection`). With
+/// `freeze_expression`, Ĝ_AMPA and Use keep their start values while ρ
+/// evolves: the assumption replay makes, so the replay's ρ must match it.
+#[allow(clippy::too_many_arguments)]
+pub fn engine_induction_rho(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    protocol: &InVitroProtocol,
+    rule: &RuleParams,
+    train: &SpikeStimulus,
+    single: &SpikeStimulus,
+    runner: &RunnerSettings,
+    freeze_expression: bool,
+) -> Result<Vec<f64>> {
+    let env = protocol_environment(protocol, runner);
+    let mk801 = protocol.manipulation == Manipulation::Mk801Pre;
+    let mut sim = build_simulation(cell, connection, g_scale, env, *rule, runner, mk801)?;
+    let (c_pre, c_post) = crate::protocol::calibration_peaks(&sim, single)?;
+    for ((s, &cp), &cq) in sim.synapses.iter_mut().zip(&c_pre).zip(&c_post) {
+        s.set_thresholds(rule, cp, cq);
+        if freeze_expression {
+            let e = &mut s.expression;
+            (e.g_d, e.g_p, e.u_d, e.u_p) = (e.g_ampa_ns, e.g_ampa_ns, e.use_, e.use_);
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(connection.release_seed, &protocol.protocol_id));
+    let period = protocol.burst_period_s * 1000.0;
+    let c01_start = sim.t + 100.0;
+    let tests: Vec<f64> = (0..runner.test_spikes).map(|k| c01_start + k as f64 * period).collect();
+    sim.add_presynaptic_spikes(&tests);
+    sim.run(
+        c01_start + runner.test_spikes as f64 * period,
+        &mut rng,
+        &mut crate::sim::NoObserver,
+    )?;
+    let t_ind = sim.t;
+    let (pre, pulses) = induction_schedule(protocol, train, t_ind);
+    sim.add_presynaptic_spikes(&pre);
+    pulses.into_iter().for_each(|p| sim.add_pulse(p));
+    sim.run(
+        t_ind + f64::from(protocol.bursts) * period,
+        &mut rng,
+        &mut crate::sim::NoObserver,
+    )?;
+    Ok(sim.synapses.iter().map(|s| s.efficacy.rho).collect())
 }
