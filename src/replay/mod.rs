@@ -20,4 +20,4 @@ pub use cache::{
     FORMAT_VERSION,
 };
 pub use eval::{Replay, ReplayedProtocol};
-pub use record::{engine_induction_rho, record_connection, record_job, RecordCheck};
+pub use record::{bin_samples, engine_induction_rho, record_connection, record_job, RecordCheck};

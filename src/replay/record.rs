@@ -74,45 +74,10 @@ impl CalciumRecorder {
         self.bin_start = t;
     }
 
-    /// Merges neighbouring fine bins whose mean calcium stays within the
-    /// tolerance of the run's first bin, up to the widest bin.
     fn finish(mut self, t_end: f64) -> (Timeline, Vec<Vec<f64>>, bool) {
         self.flush(t_end);
-        let (tol, max_w) = (self.settings.merge_tolerance_mm, self.settings.max_bin_ms);
-        let mut widths = Vec::new();
-        let mut gap = Vec::new();
-        let mut values: Vec<Vec<f64>> = vec![Vec::new(); self.values.len()];
-        let mut i = 0;
-        while i < self.widths.len() {
-            let mut w = self.widths[i];
-            let mut sums: Vec<f64> = self.values.iter().map(|v| v[i]).collect();
-            let mut j = i + 1;
-            if !self.gap[i] {
-                let rates: Vec<f64> = sums.iter().map(|s| s / w).collect();
-                while j < self.widths.len()
-                    && !self.gap[j]
-                    && w + self.widths[j] <= max_w + 1e-12
-                    && self
-                        .values
-                        .iter()
-                        .zip(&rates)
-                        .all(|(v, r)| (v[j] / self.widths[j] - r).abs() <= tol)
-                {
-                    w += self.widths[j];
-                    for (s, v) in sums.iter_mut().zip(&self.values) {
-                        *s += v[j];
-                    }
-                    j += 1;
-                }
-            }
-            widths.push(w);
-            gap.push(self.gap[i]);
-            for (out, s) in values.iter_mut().zip(sums) {
-                out.push(s);
-            }
-            i = j;
-        }
-        (Timeline { widths_ms: widths, gap }, values, self.spiked)
+        let (t, v) = merge_bins(&self.widths, &self.gap, &self.values, &self.settings);
+        (t, v, self.spiked)
     }
 }
 
@@ -511,4 +476,98 @@ pub fn engine_induction_rho(
         &mut crate::sim::NoObserver,
     )?;
     Ok(sim.synapses.iter().map(|s| s.efficacy.rho).collect())
+}
+
+/// Merges neighbouring fine bins whose mean calcium stays within the
+/// tolerance of the run's first bin, up to the widest bin; gaps stay.
+pub(super) fn merge_bins(
+    widths_in: &[f64],
+    gap_in: &[bool],
+    values_in: &[Vec<f64>],
+    settings: &TraceSettings,
+) -> (Timeline, Vec<Vec<f64>>) {
+    let (tol, max_w) = (settings.merge_tolerance_mm, settings.max_bin_ms);
+    let mut widths = Vec::new();
+    let mut gap = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); values_in.len()];
+    let mut i = 0;
+    while i < widths_in.len() {
+        let mut w = widths_in[i];
+        let mut sums: Vec<f64> = values_in.iter().map(|v| v[i]).collect();
+        let mut j = i + 1;
+        if !gap_in[i] {
+            let rates: Vec<f64> = sums.iter().map(|s| s / w).collect();
+            while j < widths_in.len()
+                && !gap_in[j]
+                && w + widths_in[j] <= max_w + 1e-12
+                && values_in
+                    .iter()
+                    .zip(&rates)
+                    .all(|(v, r)| (v[j] / widths_in[j] - r).abs() <= tol)
+            {
+                w += widths_in[j];
+                for (s, v) in sums.iter_mut().zip(values_in) {
+                    *s += v[j];
+                }
+                j += 1;
+            }
+        }
+        widths.push(w);
+        gap.push(gap_in[i]);
+        for (out, s) in values.iter_mut().zip(sums) {
+            out.push(s);
+        }
+        i = j;
+    }
+    (Timeline { widths_ms: widths, gap }, values)
+}
+
+/// Bins calcium recorded elsewhere on a uniform grid (e.g. NEURON's
+/// GluSynapse `cai_CR` every `dt_ms`): `cai_mm[i][k]` is synapse i's cai at
+/// k·dt. Each interval contributes its trapezoid integral of cai − cai₀ (the
+/// engine's own c* drive), split at bin edges, then bins are merged as for
+/// recorded traces. Returns the timeline and per-synapse values for a
+/// `ConnectionTraces`.
+pub fn bin_samples(dt_ms: f64, cai_mm: &[Vec<f64>], settings: &TraceSettings) -> (Timeline, Vec<Vec<f32>>) {
+    let n = cai_mm.len();
+    let len = cai_mm.first().map_or(0, Vec::len);
+    let per_bin = (settings.bin_ms / dt_ms).round().max(1.0) as usize;
+    let mut widths = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut k = 0;
+    while k + 1 < len {
+        let end = (k + per_bin).min(len - 1);
+        widths.push((end - k) as f64 * dt_ms);
+        for (v, c) in values.iter_mut().zip(cai_mm) {
+            v.push((k..end).map(|j| (0.5 * (c[j] + c[j + 1]) - CAI_REST_MM) * dt_ms).sum());
+        }
+        k = end;
+    }
+    let gap = vec![false; widths.len()];
+    let (t, v) = merge_bins(&widths, &gap, &values, settings);
+    (t, v.iter().map(|x| x.iter().map(|&y| y as f32).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_calcium_bins_give_the_exact_filter() {
+        // cai − cai₀ = A·exp(−t/12) sampled every 0.025 ms over 200 ms:
+        // c* at the end for τ* = 250 has a closed form.
+        let (a, tau, dt, len) = (1e-3, 250.0, 0.025, 8001);
+        let cai: Vec<f64> = (0..len)
+            .map(|k| CAI_REST_MM + a * (-(k as f64) * dt / crate::synapse::CAI_TAU_MS).exp())
+            .collect();
+        let settings = TraceSettings::default();
+        let (t, v) = bin_samples(dt, &[cai], &settings);
+        assert!((t.duration_ms() - 200.0).abs() < 1e-9);
+        assert!(t.len() < 8000 / 10, "bins were not merged: {}", t.len());
+        let values: Vec<f64> = v[0].iter().map(|&x| f64::from(x)).collect();
+        let (end, _) = cstar_over(&t, &values, 0.0, 0.0, tau);
+        let k = 1.0 / (1.0 / tau - 1.0 / crate::synapse::CAI_TAU_MS);
+        let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
+        assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
+    }
 }
