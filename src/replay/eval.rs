@@ -223,28 +223,33 @@ impl<'a> Replay<'a> {
             let mut rho = f64::from(syn.rho0);
             let grid = &prep.induction;
             let th_min = td.min(tp);
+            // Consecutive bins with the same whole indicators (both off, or
+            // on for the whole bin) are integrated together: autonomous ODE.
+            let mut run = Run::default();
             for (b, &v) in syn.induction.iter().enumerate() {
                 let w = grid.widths[grid.index[b] as usize];
-                let at_rest = rho == 0.0 || rho == 1.0;
                 if grid.gap[b] {
                     let r = f64::from(v);
-                    if at_rest && gap_bound(cs, r, ex, tau) <= th_min {
+                    if gap_bound(cs, r, ex, tau) <= th_min {
+                        rho = run.add(rho, w, IndicatorWeights::default(), (gd, gp));
                         cs = gap_cstar(cs, r, ex, tau, w);
                     } else {
+                        rho = run.flush(rho, (gd, gp));
                         (cs, rho) = gap_rho(cs, rho, r, ex, tau, w, (td, tp), (gd, gp), variant);
                     }
                 } else {
                     let (e, h) = s.dec_ind[grid.index[b] as usize];
                     let c1 = cs * e + f64::from(v) * h;
-                    if !(at_rest && cs.max(c1) <= th_min) {
-                        let weights = IndicatorWeights::over_step(cs, c1, td, tp, variant);
-                        let mut eff = Efficacy { rho };
-                        eff.midpoint_step(w, gd, gp, weights);
-                        rho = eff.rho;
-                    }
+                    let weights = if cs.max(c1) <= th_min {
+                        IndicatorWeights::default()
+                    } else {
+                        IndicatorWeights::over_step(cs, c1, td, tp, variant)
+                    };
+                    rho = run.add(rho, w, weights, (gd, gp));
                     cs = c1;
                 }
             }
+            rho = run.flush(rho, (gd, gp));
             s.c.push(cs);
             s.rho.push(rho);
             s.theta.push((td, tp));
@@ -298,17 +303,13 @@ impl<'a> Replay<'a> {
         while !(0..n).all(|i| s.c[i] <= s.theta[i].0.min(s.theta[i].1)) && t < limit {
             for (i, syn) in c.synapses.iter().enumerate() {
                 let r = syn.end_excess_mm * (-(k as f64) * chunk / CAI_TAU_MS).exp();
-                let (cs, rho) = gap_rho(
-                    s.c[i],
-                    s.rho[i],
-                    r,
-                    syn.rest_excess_mm,
-                    tau,
-                    chunk,
-                    s.theta[i],
-                    (gd, gp),
-                    variant,
-                );
+                let (td, tp) = s.theta[i];
+                let ex = syn.rest_excess_mm;
+                let (cs, rho) = if gap_bound(s.c[i], r, ex, tau) <= td.min(tp) {
+                    (gap_cstar(s.c[i], r, ex, tau, chunk), relax_idle(s.rho[i], chunk))
+                } else {
+                    gap_rho(s.c[i], s.rho[i], r, ex, tau, chunk, (td, tp), (gd, gp), variant)
+                };
                 s.c[i] = cs;
                 s.rho[i] = rho;
             }
@@ -381,6 +382,76 @@ fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64
         peak = peak.max(c);
     }
     peak
+}
+
+/// Largest step (ms) for ρ with an indicator on: |dρ/dt| ≤ γ/τ_ind ≈ 4e-3/ms,
+/// so a midpoint step of 2 ms errs by ~1e-9.
+const ACTIVE_STEP_MS: f64 = 2.0;
+
+/// Pending time with constant whole indicators.
+#[derive(Default)]
+struct Run {
+    h: f64,
+    w: IndicatorWeights,
+}
+
+impl Run {
+    fn whole(w: IndicatorWeights) -> bool {
+        (w.depression == 0.0 || w.depression == 1.0) && (w.potentiation == 0.0 || w.potentiation == 1.0)
+    }
+
+    /// Adds a step of h with weights w; returns ρ after anything integrated.
+    fn add(&mut self, rho: f64, h: f64, w: IndicatorWeights, g: (f64, f64)) -> f64 {
+        if Self::whole(w) && (self.h == 0.0 || w == self.w) {
+            self.w = w;
+            self.h += h;
+            return rho;
+        }
+        let rho = self.flush(rho, g);
+        if Self::whole(w) {
+            self.w = w;
+            self.h = h;
+            return rho;
+        }
+        let mut eff = Efficacy { rho };
+        eff.midpoint_step(h, g.0, g.1, w);
+        eff.rho
+    }
+
+    fn flush(&mut self, rho: f64, (gd, gp): (f64, f64)) -> f64 {
+        let (h, w) = (std::mem::take(&mut self.h), self.w);
+        if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
+            return rho;
+        }
+        let cap = if w == IndicatorWeights::default() {
+            IDLE_STEP_MS
+        } else {
+            ACTIVE_STEP_MS
+        };
+        let m = (h / cap).ceil() as usize;
+        let mut eff = Efficacy { rho };
+        for _ in 0..m {
+            eff.midpoint_step(h / m as f64, gd, gp, w);
+        }
+        eff.rho
+    }
+}
+
+/// Largest step (ms) for ρ while both indicators are off: |dρ/dt| ≤ 7e-7/ms
+/// there, so a midpoint step of 500 ms errs by ~1e-10.
+const IDLE_STEP_MS: f64 = 500.0;
+
+/// ρ after `idle` ms with both indicators off.
+fn relax_idle(rho: f64, idle: f64) -> f64 {
+    if idle <= 0.0 || rho == 0.0 || rho == 1.0 {
+        return rho;
+    }
+    let m = (idle / IDLE_STEP_MS).ceil() as usize;
+    let mut eff = Efficacy { rho };
+    for _ in 0..m {
+        eff.midpoint_step(idle / m as f64, 0.0, 0.0, IndicatorWeights::default());
+    }
+    eff.rho
 }
 
 /// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms.
