@@ -12,7 +12,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 const CACHE_FILE: &str = "traces.json";
 
@@ -208,13 +207,6 @@ pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
         variant: cache.identity.variant,
         ..RunnerSettings::default()
     };
-    let jobs: Vec<ProtocolJob> = jobs
-        .into_iter()
-        .map(|j| ProtocolJob {
-            cell: Arc::clone(&j.cell),
-            ..j
-        })
-        .collect();
     let total: usize = jobs.iter().map(|j| j.connections.len()).sum();
     let bar = super::progress_bar(total as u64, "connections (full engine)");
     let full = run_protocols(&jobs, &rule, &settings, &|| bar.inc(1))?;
