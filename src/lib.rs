@@ -13,6 +13,7 @@ pub mod objective;
 pub mod optim;
 pub mod pathway;
 pub mod protocol;
+pub mod replay;
 pub mod report;
 pub mod sim;
 pub mod synapse;

@@ -6,6 +6,7 @@ mod data;
 mod fit;
 mod output;
 mod pathway_cmds;
+mod replay_cmds;
 mod run_folder;
 mod simulate;
 
@@ -51,6 +52,15 @@ pub enum Command {
     /// Print a fit's best solution, its per-protocol errors and the number
     /// of valid candidates
     Best(fit::BestArgs),
+    /// Simulate every protocol and connection of an objective once with
+    /// plasticity frozen and store what replay needs → DIR/traces.json
+    Traces(replay_cmds::TracesArgs),
+    /// Replay one candidate from a trace cache → DIR/connections.csv,
+    /// DIR/summary.csv (the columns of `simulate`)
+    Evaluate(replay_cmds::EvaluateArgs),
+    /// Replay and full engine on the cache's connections and seeds →
+    /// DIR/replay_vs_full.csv, DIR/replay/, DIR/full/
+    CheckReplay(replay_cmds::EvaluateArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -75,6 +85,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::fit(args),
         Command::Resume(args) => fit::resume(args),
         Command::Best(args) => fit::best(args),
+        Command::Traces(args) => replay_cmds::traces(args),
+        Command::Evaluate(args) => replay_cmds::evaluate(args),
+        Command::CheckReplay(args) => replay_cmds::check_replay(args),
     }
 }
 

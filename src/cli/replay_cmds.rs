@@ -1,0 +1,244 @@
+//! `plastifit traces`, `evaluate` and `check-replay`: build a trace cache
+//! for an objective, replay a candidate from it, and measure the replay
+//! against the full engine on the same connections and seeds.
+
+use super::data::{load_params, DataArgs, Datasets};
+use super::output::{write_atomic, write_json};
+use super::simulate::write_results;
+use crate::objective::Objective;
+use crate::protocol::{run_protocols, ProtocolJob, ProtocolResult, RunnerSettings};
+use crate::replay::{dataset_hash, record_job, CacheIdentity, Replay, TraceCache, TraceSettings, FORMAT_VERSION};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const CACHE_FILE: &str = "traces.json";
+
+#[derive(Debug, Args)]
+pub struct TracesArgs {
+    /// Objective file (objectives/*.json): protocols, connection count, seed.
+    #[arg(long)]
+    pub objective: PathBuf,
+    /// Output folder of the cache.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Folder of a trace cache built by `plastifit traces`.
+    #[arg(long)]
+    pub traces: PathBuf,
+    /// Rule parameters: a JSON file of the 11 parameters, or "chindemi2022".
+    #[arg(long, default_value = "chindemi2022")]
+    pub params: String,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Objective to check the cache against (default: the file it was built from).
+    #[arg(long)]
+    pub objective: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The identity a cache built now from `objective` and the datasets would have,
+/// with the jobs it would run.
+fn expected_identity(objective: &Objective, data: &Datasets) -> anyhow::Result<(CacheIdentity, Vec<ProtocolJob>)> {
+    objective.check_protocols(&data.protocols)?;
+    let protocols = data.select(&objective.protocol_ids())?;
+    let jobs = data.jobs(
+        &protocols,
+        objective.connections_per_protocol,
+        objective.sample_seed,
+        None,
+    )?;
+    let mut datasets = BTreeMap::new();
+    for (p, job) in protocols.iter().zip(&jobs) {
+        let recipe = data.recipe(&p.pathway_id())?;
+        datasets.insert(format!("protocol {}", p.protocol_id), dataset_hash(p));
+        datasets.insert(format!("recipe {}", recipe.pathway), dataset_hash(recipe));
+        let cell = crate::cell::load_cell(&recipe.post_cell)?;
+        datasets.insert(format!("cell {}", recipe.post_cell), dataset_hash(&cell));
+        datasets.insert(format!("connections {}", p.protocol_id), dataset_hash(&job.connections));
+    }
+    Ok((
+        CacheIdentity {
+            format_version: FORMAT_VERSION,
+            objective: objective.name.clone(),
+            protocols: objective.protocol_ids(),
+            connections_per_protocol: objective.connections_per_protocol,
+            sample_seed: objective.sample_seed,
+            variant: objective.variant,
+            datasets,
+            settings: TraceSettings::default(),
+        },
+        jobs,
+    ))
+}
+
+pub fn traces(args: TracesArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let objective = Objective::load(&args.objective)?;
+    let data = Datasets::load(&args.data)?;
+    let (identity, jobs) = expected_identity(&objective, &data)?;
+    let runner = RunnerSettings::default();
+    let total: usize = jobs.iter().map(|j| j.connections.len()).sum();
+    let bar = super::progress_bar(total as u64, "connections");
+    let mut protocols = Vec::new();
+    let mut worst: f64 = 0.0;
+    for job in &jobs {
+        let (p, w) = record_job(job, &runner, &identity.settings, &|| bar.inc(1))?;
+        worst = worst.max(w);
+        protocols.push(p);
+    }
+    bar.finish_and_clear();
+    let cache = TraceCache { identity, protocols };
+    let bytes = serde_json::to_vec(&cache)?;
+    write_atomic(&args.out.join(CACHE_FILE), &bytes)?;
+    write_json(
+        &args.out.join("config.json"),
+        &serde_json::json!({
+            "command": "traces",
+            "objective_file": args.objective,
+            "datasets": data.provenance(),
+            "cache_bytes": bytes.len(),
+            "stored_values": cache.stored_values(),
+            "binning_check_max_relative_error": worst,
+        }),
+    )?;
+    eprintln!(
+        "wrote {} ({:.1} MB); binned c* vs engine c*: max relative error {worst:.2e}",
+        args.out.join(CACHE_FILE).display(),
+        bytes.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// Loads a cache and refuses it unless it matches the objective and the
+/// datasets as they are now.
+fn load_checked(
+    dir: &Path,
+    objective: Option<&Path>,
+    data: &DataArgs,
+) -> anyhow::Result<(TraceCache, Datasets, Vec<ProtocolJob>)> {
+    let path = dir.join(CACHE_FILE);
+    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let cache: TraceCache =
+        serde_json::from_slice(&text).with_context(|| format!("{}: not a trace cache", path.display()))?;
+    let objective_file = match objective {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json"))?)?;
+            PathBuf::from(
+                config["objective_file"]
+                    .as_str()
+                    .context("config.json names no objective file; pass --objective")?,
+            )
+        }
+    };
+    let objective = Objective::load(&objective_file)?;
+    let datasets = Datasets::load(data)?;
+    let (expected, jobs) = expected_identity(&objective, &datasets)?;
+    let diff = cache.identity.differences(&expected);
+    if !diff.is_empty() {
+        bail!(
+            "{} was built from other data than {} and the datasets now give; rebuild it with `plastifit traces`:\n  {}",
+            path.display(),
+            objective_file.display(),
+            diff.join("\n  ")
+        );
+    }
+    cache.validate()?;
+    Ok((cache, datasets, jobs))
+}
+
+pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let (cache, _, _) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    let rule = load_params(&args.params)?;
+    let replay = Replay::new(&cache)?;
+    let results = replay.evaluate(&rule, cache.identity.variant);
+    write_results(&args.out, &results)?;
+    write_json(
+        &args.out.join("config.json"),
+        &serde_json::json!({
+            "command": "evaluate",
+            "traces": args.traces,
+            "params": rule,
+            "variant": cache.identity.variant,
+        }),
+    )?;
+    eprintln!("wrote {}/summary.csv and connections.csv", args.out.display());
+    Ok(())
+}
+
+fn means(results: &[ProtocolResult]) -> Vec<(String, f64, BTreeMap<usize, f64>)> {
+    results
+        .iter()
+        .map(|r| {
+            let by_id = r
+                .outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().ok())
+                .map(|o| (o.connection_id, o.epsp_ratio))
+                .collect();
+            (r.protocol.protocol_id.clone(), r.summary().epsp_ratio_mean, by_id)
+        })
+        .collect()
+}
+
+pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let (cache, _, jobs) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    let rule = load_params(&args.params)?;
+    let replay = Replay::new(&cache)?;
+    let replayed = replay.evaluate(&rule, cache.identity.variant);
+    let settings = RunnerSettings {
+        variant: cache.identity.variant,
+        ..RunnerSettings::default()
+    };
+    let total: usize = jobs.iter().map(|j| j.connections.len()).sum();
+    let bar = super::progress_bar(total as u64, "connections (full engine)");
+    let full = run_protocols(&jobs, &rule, &settings, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    write_results(&args.out.join("replay"), &replayed)?;
+    write_results(&args.out.join("full"), &full)?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record([
+        "protocol_id",
+        "replay_mean",
+        "full_mean",
+        "abs_diff",
+        "max_connection_abs_diff",
+    ])?;
+    for ((id, rm, rc), (_, fm, fc)) in means(&replayed).into_iter().zip(means(&full)) {
+        let worst = rc
+            .iter()
+            .filter_map(|(k, r)| fc.get(k).map(|f| (r - f).abs()))
+            .fold(0.0, f64::max);
+        csv.write_record([
+            id.clone(),
+            format!("{rm}"),
+            format!("{fm}"),
+            format!("{}", (rm - fm).abs()),
+            format!("{worst}"),
+        ])?;
+        println!(
+            "{id:<10} replay {rm:.4} full {fm:.4} |diff| {:.4} worst connection {worst:.4}",
+            (rm - fm).abs()
+        );
+    }
+    write_atomic(&args.out.join("replay_vs_full.csv"), &csv.into_inner()?)?;
+    eprintln!("wrote {}/replay_vs_full.csv", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,659 @@
+//! The replay evaluator: any candidate's EPSP ratios from a trace cache.
+
+use super::cache::{ConnectionTraces, ProtocolTraces, Timeline, TraceCache};
+use crate::pathway::Tree;
+use crate::protocol::{protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
+use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
+use crate::Result;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
+/// quiet integrator).
+const GAP_SUBSTEP_MS: f64 = 10.0;
+
+/// c* after `s` ms of a quiet stretch that starts at c0 with calcium excess
+/// r over rest (decaying with τ_Ca) and resting excess `rest_excess` over cai₀.
+pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> f64 {
+    let b = rest_excess * tau;
+    let k = 1.0 / (1.0 / tau - 1.0 / CAI_TAU_MS);
+    b + r * k * (-s / CAI_TAU_MS).exp() + (c0 - b - r * k) * (-s / tau).exp()
+}
+
+/// Upper bound of c* over a quiet stretch.
+fn gap_bound(c0: f64, r: f64, rest_excess: f64, tau: f64) -> f64 {
+    c0.max(rest_excess * tau) + r.max(0.0) * CAI_TAU_MS
+}
+
+/// A timeline with its distinct widths tabulated.
+#[derive(Debug, Clone)]
+struct Grid {
+    index: Vec<u32>,
+    widths: Vec<f64>,
+    gap: Vec<bool>,
+}
+
+impl Grid {
+    fn new(t: &Timeline) -> Grid {
+        let mut seen: HashMap<u64, u32> = HashMap::new();
+        let mut widths = Vec::new();
+        let index = t
+            .widths_ms
+            .iter()
+            .map(|w| {
+                *seen.entry(w.to_bits()).or_insert_with(|| {
+                    widths.push(*w);
+                    (widths.len() - 1) as u32
+                })
+            })
+            .collect();
+        Grid {
+            index,
+            widths,
+            gap: t.gap.clone(),
+        }
+    }
+
+    /// exp(−w/τ) and exp(−w/2τ) of every distinct width into `out`.
+    fn decays(&self, tau: f64, out: &mut Vec<(f64, f64)>) {
+        out.clear();
+        out.extend(self.widths.iter().map(|w| ((-w / tau).exp(), (-0.5 * w / tau).exp())));
+    }
+}
+
+/// Candidate-independent state of one connection, derived when loading.
+#[derive(Debug, Clone)]
+struct Prepared {
+    protocol: usize,
+    connection: usize,
+    calib_pre: Grid,
+    calib_post: Grid,
+    induction: Grid,
+    /// Release states and generator after the induction.
+    releases: Vec<Release>,
+    rng: ChaCha8Rng,
+    baseline: std::result::Result<TestEpsps, String>,
+    /// Sample range holding every waveform's peak.
+    lo: usize,
+    hi: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TestEpsps {
+    amplitude_mv: f64,
+    slope_mv_per_ms: f64,
+    peak_mv: f64,
+}
+
+impl TestEpsps {
+    fn by(&self, m: Measure) -> f64 {
+        match m {
+            Measure::Amplitude => self.amplitude_mv,
+            Measure::Slope => self.slope_mv_per_ms,
+        }
+    }
+}
+
+/// Per-thread buffers: nothing is allocated per connection once warm.
+#[derive(Default)]
+struct Scratch {
+    dec_pre: Vec<(f64, f64)>,
+    dec_post: Vec<(f64, f64)>,
+    dec_ind: Vec<(f64, f64)>,
+    c: Vec<f64>,
+    rho: Vec<f64>,
+    theta: Vec<(f64, f64)>,
+    potentiated: Vec<bool>,
+    releases: Vec<Release>,
+    vsum: Vec<f64>,
+    mean_w: Vec<f64>,
+}
+
+/// A loaded cache ready to evaluate candidates.
+pub struct Replay<'a> {
+    cache: &'a TraceCache,
+    prepared: Vec<Prepared>,
+    waveform_dt_ms: f64,
+}
+
+/// One protocol's replayed means (for quick scoring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedProtocol {
+    pub protocol_id: String,
+    pub mean: f64,
+    pub n: usize,
+}
+
+impl<'a> Replay<'a> {
+    /// Checks the cache and derives the candidate-independent parts: the
+    /// baseline test EPSPs (their release draws come first in the stream)
+    /// and the release state after the induction.
+    pub fn new(cache: &'a TraceCache) -> Result<Replay<'a>> {
+        cache.validate()?;
+        let dt = cache.identity.settings.waveform_dt_ms;
+        let mut prepared = Vec::new();
+        for (pi, p) in cache.protocols.iter().enumerate() {
+            for (ci, c) in p.connections.iter().enumerate() {
+                if c.excluded.is_some() {
+                    continue;
+                }
+                prepared.push(prepare(pi, ci, p, c, dt));
+            }
+        }
+        Ok(Replay {
+            cache,
+            prepared,
+            waveform_dt_ms: dt,
+        })
+    }
+
+    /// Every protocol's per-connection outcomes, in the cache's order.
+    pub fn evaluate(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<ProtocolResult> {
+        let outcomes: Vec<std::result::Result<ConnectionOutcome, Exclusion>> = self
+            .prepared
+            .par_iter()
+            .map_init(Scratch::default, |s, prep| self.connection(prep, rule, variant, s))
+            .collect();
+        let mut it = outcomes.into_iter().zip(&self.prepared).peekable();
+        self.cache
+            .protocols
+            .iter()
+            .enumerate()
+            .map(|(pi, p)| {
+                let mut out = Vec::with_capacity(p.connections.len());
+                for (ci, c) in p.connections.iter().enumerate() {
+                    match &c.excluded {
+                        Some(reason) => out.push(Err(Exclusion {
+                            connection_id: c.connection.id,
+                            reason: reason.clone(),
+                        })),
+                        None => {
+                            let (o, prep) = it.next().expect("one outcome per prepared connection");
+                            debug_assert!(prep.protocol == pi && prep.connection == ci);
+                            out.push(o);
+                        }
+                    }
+                }
+                ProtocolResult {
+                    protocol: p.protocol.clone(),
+                    pathway: p.pathway.clone(),
+                    outcomes: out,
+                }
+            })
+            .collect()
+    }
+
+    /// Mean EPSP ratio per protocol only.
+    pub fn protocol_means(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<ReplayedProtocol> {
+        self.evaluate(rule, variant)
+            .iter()
+            .map(|r| {
+                let ratios = r.ratios();
+                ReplayedProtocol {
+                    protocol_id: r.protocol.protocol_id.clone(),
+                    mean: ratios.iter().sum::<f64>() / ratios.len() as f64,
+                    n: ratios.len(),
+                }
+            })
+            .collect()
+    }
+
+    /// c*, ρ and thresholds of every synapse at the end of the induction
+    /// into the scratch buffers.
+    fn induce(&self, prep: &Prepared, rule: &RuleParams, variant: RuleVariant, s: &mut Scratch) {
+        let p = &self.cache.protocols[prep.protocol];
+        let c = &p.connections[prep.connection];
+        let tau = rule.tau_star_ms;
+        let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
+        let gp = rule.gamma_p;
+        prep.calib_pre.decays(tau, &mut s.dec_pre);
+        prep.calib_post.decays(tau, &mut s.dec_post);
+        prep.induction.decays(tau, &mut s.dec_ind);
+        s.c.clear();
+        s.rho.clear();
+        s.theta.clear();
+        for syn in &c.synapses {
+            let ex = syn.rest_excess_mm;
+            let c_pre = peak_cstar(&prep.calib_pre, &s.dec_pre, &syn.calib_pre, ex, tau);
+            let c_post = peak_cstar(&prep.calib_post, &s.dec_post, &syn.calib_post, ex, tau);
+            let (td, tp) = rule.thresholds(syn.tree, c_pre, c_post);
+            let mut cs = ex * tau * (1.0 - (-c.induction_start_ms / tau).exp());
+            let mut rho = f64::from(syn.rho0);
+            let grid = &prep.induction;
+            let th_min = td.min(tp);
+            // Consecutive bins with the same whole indicators (both off, or
+            // on for the whole bin) are integrated together: autonomous ODE.
+            let mut run = Run::default();
+            for (b, &v) in syn.induction.iter().enumerate() {
+                let w = grid.widths[grid.index[b] as usize];
+                if grid.gap[b] {
+                    let r = f64::from(v);
+                    if gap_bound(cs, r, ex, tau) <= th_min {
+                        rho = run.add(rho, w, IndicatorWeights::default(), (gd, gp));
+                        cs = gap_cstar(cs, r, ex, tau, w);
+                    } else {
+                        rho = run.flush(rho, (gd, gp));
+                        (cs, rho) = gap_rho(cs, rho, r, ex, tau, w, (td, tp), (gd, gp), variant);
+                    }
+                } else {
+                    let (e, h) = s.dec_ind[grid.index[b] as usize];
+                    let c1 = cs * e + f64::from(v) * h;
+                    let weights = if cs.max(c1) <= th_min {
+                        IndicatorWeights::default()
+                    } else {
+                        IndicatorWeights::over_step(cs, c1, td, tp, variant)
+                    };
+                    rho = run.add(rho, w, weights, (gd, gp));
+                    cs = c1;
+                }
+            }
+            rho = run.flush(rho, (gd, gp));
+            s.c.push(cs);
+            s.rho.push(rho);
+            s.theta.push((td, tp));
+        }
+    }
+
+    /// ρ of every synapse at the end of the induction (before the
+    /// fast-forward), per protocol and non-excluded connection.
+    pub fn induction_rho(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<Vec<f64>> {
+        let mut s = Scratch::default();
+        self.prepared
+            .iter()
+            .map(|prep| {
+                self.induce(prep, rule, variant, &mut s);
+                s.rho.clone()
+            })
+            .collect()
+    }
+
+    fn connection(
+        &self,
+        prep: &Prepared,
+        rule: &RuleParams,
+        variant: RuleVariant,
+        s: &mut Scratch,
+    ) -> std::result::Result<ConnectionOutcome, Exclusion> {
+        let p = &self.cache.protocols[prep.protocol];
+        let c = &p.connections[prep.connection];
+        let exclude = |reason: String| {
+            Err(Exclusion {
+                connection_id: c.connection.id,
+                reason,
+            })
+        };
+        let baseline = match &prep.baseline {
+            Ok(b) if b.by(p.protocol.measure) > 0.0 => *b,
+            Ok(_) => return exclude("baseline EPSP is 0 (every test spike failed to release)".into()),
+            Err(r) => return exclude(r.clone()),
+        };
+        self.induce(prep, rule, variant, s);
+        let tau = rule.tau_star_ms;
+        let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
+        let gp = rule.gamma_p;
+        let n = c.synapses.len();
+        // Fast-forward as `settle_efficacies`: wait in chunks of τ*/2 until
+        // c* is below both thresholds everywhere, then snap ρ.
+        let mut t = c.induction_end_ms;
+        let limit = t + 20.0 * tau + 1000.0;
+        let chunk = 0.5 * tau;
+        let mut k = 0;
+        while !(0..n).all(|i| s.c[i] <= s.theta[i].0.min(s.theta[i].1)) && t < limit {
+            for (i, syn) in c.synapses.iter().enumerate() {
+                let r = syn.end_excess_mm * (-(k as f64) * chunk / CAI_TAU_MS).exp();
+                let (td, tp) = s.theta[i];
+                let ex = syn.rest_excess_mm;
+                let (cs, rho) = if gap_bound(s.c[i], r, ex, tau) <= td.min(tp) {
+                    (gap_cstar(s.c[i], r, ex, tau, chunk), relax_idle(s.rho[i], chunk))
+                } else {
+                    gap_rho(s.c[i], s.rho[i], r, ex, tau, chunk, (td, tp), (gd, gp), variant)
+                };
+                s.c[i] = cs;
+                s.rho[i] = rho;
+            }
+            t += chunk;
+            k += 1;
+        }
+        s.potentiated.clear();
+        s.potentiated.extend(s.rho.iter().map(|&r| r > RHO_STAR));
+        let flipped_up = (0..n).filter(|&i| c.synapses[i].rho0 == 0 && s.potentiated[i]).count();
+        let flipped_down = (0..n).filter(|&i| c.synapses[i].rho0 == 1 && !s.potentiated[i]).count();
+        // After induction: the same stream continues with the settled Use.
+        let period = p.protocol.burst_period_s * 1000.0;
+        s.releases.clone_from(&prep.releases);
+        let mut rng = prep.rng.clone();
+        let mut releases = std::mem::take(&mut s.releases);
+        let potentiated = std::mem::take(&mut s.potentiated);
+        let after = test_epsps(
+            c,
+            &potentiated,
+            &mut releases,
+            &mut rng,
+            t + period,
+            period,
+            p.test_spikes,
+            (prep.lo, prep.hi),
+            self.waveform_dt_ms,
+            s,
+        );
+        s.releases = releases;
+        s.potentiated = potentiated;
+        if c.soma_rest_mv + after.peak_mv >= crate::sim::SPIKE_THRESHOLD_MV {
+            return exclude("after induction: postsynaptic spike during test EPSPs (superposed)".into());
+        }
+        let apical = c.synapses.iter().filter(|x| x.tree == Tree::Apical).count();
+        Ok(ConnectionOutcome {
+            connection_id: c.connection.id,
+            synapses: n,
+            apical_fraction: apical as f64 / n.max(1) as f64,
+            baseline_epsp_mv: baseline.amplitude_mv,
+            after_epsp_mv: after.amplitude_mv,
+            baseline_slope_mv_per_ms: baseline.slope_mv_per_ms,
+            after_slope_mv_per_ms: after.slope_mv_per_ms,
+            epsp_ratio: after.by(p.protocol.measure) / baseline.by(p.protocol.measure),
+            flipped_up,
+            flipped_down,
+        })
+    }
+}
+
+/// Peak c* over a calibration timeline starting from c* = 0 (sampled at bin
+/// ends, and every ≤ 10 ms across quiet stretches as the engine does).
+fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64) -> f64 {
+    let mut c = 0.0f64;
+    let mut peak = 0.0f64;
+    for (b, &v) in values.iter().enumerate() {
+        let j = grid.index[b] as usize;
+        if grid.gap[b] {
+            let (r, w) = (f64::from(v), grid.widths[j]);
+            if gap_bound(c, r, ex, tau) > peak {
+                let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+                for k in 1..=m {
+                    peak = peak.max(gap_cstar(c, r, ex, tau, w * k as f64 / m as f64));
+                }
+            }
+            c = gap_cstar(c, r, ex, tau, w);
+        } else {
+            let (e, h) = dec[j];
+            c = c * e + f64::from(v) * h;
+        }
+        peak = peak.max(c);
+    }
+    peak
+}
+
+/// Largest step (ms) for ρ with an indicator on: |dρ/dt| ≤ γ/τ_ind ≈ 4e-3/ms,
+/// so a midpoint step of 2 ms errs by ~1e-9.
+const ACTIVE_STEP_MS: f64 = 2.0;
+
+/// Pending time with constant whole indicators.
+#[derive(Default)]
+struct Run {
+    h: f64,
+    w: IndicatorWeights,
+}
+
+impl Run {
+    fn whole(w: IndicatorWeights) -> bool {
+        (w.depression == 0.0 || w.depression == 1.0) && (w.potentiation == 0.0 || w.potentiation == 1.0)
+    }
+
+    /// Adds a step of h with weights w; returns ρ after anything integrated.
+    fn add(&mut self, rho: f64, h: f64, w: IndicatorWeights, g: (f64, f64)) -> f64 {
+        if Self::whole(w) && (self.h == 0.0 || w == self.w) {
+            self.w = w;
+            self.h += h;
+            return rho;
+        }
+        let rho = self.flush(rho, g);
+        if Self::whole(w) {
+            self.w = w;
+            self.h = h;
+            return rho;
+        }
+        let mut eff = Efficacy { rho };
+        eff.midpoint_step(h, g.0, g.1, w);
+        eff.rho
+    }
+
+    fn flush(&mut self, rho: f64, (gd, gp): (f64, f64)) -> f64 {
+        let (h, w) = (std::mem::take(&mut self.h), self.w);
+        if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
+            return rho;
+        }
+        let cap = if w == IndicatorWeights::default() {
+            IDLE_STEP_MS
+        } else {
+            ACTIVE_STEP_MS
+        };
+        let m = (h / cap).ceil() as usize;
+        let mut eff = Efficacy { rho };
+        for _ in 0..m {
+            eff.midpoint_step(h / m as f64, gd, gp, w);
+        }
+        eff.rho
+    }
+}
+
+/// Largest step (ms) for ρ while both indicators are off: |dρ/dt| ≤ 7e-7/ms
+/// there, so a midpoint step of 500 ms errs by ~1e-10.
+const IDLE_STEP_MS: f64 = 500.0;
+
+/// ρ after `idle` ms with both indicators off.
+fn relax_idle(rho: f64, idle: f64) -> f64 {
+    if idle <= 0.0 || rho == 0.0 || rho == 1.0 {
+        return rho;
+    }
+    let m = (idle / IDLE_STEP_MS).ceil() as usize;
+    let mut eff = Efficacy { rho };
+    for _ in 0..m {
+        eff.midpoint_step(idle / m as f64, 0.0, 0.0, IndicatorWeights::default());
+    }
+    eff.rho
+}
+
+/// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms.
+#[allow(clippy::too_many_arguments)]
+fn gap_rho(
+    c0: f64,
+    rho: f64,
+    r: f64,
+    ex: f64,
+    tau: f64,
+    w: f64,
+    (td, tp): (f64, f64),
+    (gd, gp): (f64, f64),
+    variant: RuleVariant,
+) -> (f64, f64) {
+    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+    let h = w / m as f64;
+    let mut eff = Efficacy { rho };
+    let mut prev = c0;
+    for k in 1..=m {
+        let next = gap_cstar(c0, r, ex, tau, h * k as f64);
+        let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
+        eff.midpoint_step(h, gd, gp, weights);
+        prev = next;
+    }
+    (prev, eff.rho)
+}
+
+/// `spikes` test spikes from `t0`, one per period, each synapse releasing
+/// with the Use of its state; amplitudes by superposition of waveforms.
+#[allow(clippy::too_many_arguments)]
+fn test_epsps(
+    c: &ConnectionTraces,
+    potentiated: &[bool],
+    releases: &mut [Release],
+    rng: &mut ChaCha8Rng,
+    t0: f64,
+    period: f64,
+    spikes: usize,
+    (lo, hi): (usize, usize),
+    dt: f64,
+    s: &mut Scratch,
+) -> TestEpsps {
+    let n = c.synapses.len();
+    s.mean_w.clear();
+    s.mean_w.resize(n, 0.0);
+    let mut amp_sum = 0.0;
+    let mut peak_max: f64 = 0.0;
+    for k in 0..spikes {
+        let t = t0 + k as f64 * period;
+        s.vsum.clear();
+        s.vsum.resize(hi + 1 - lo, 0.0);
+        for (i, syn) in c.synapses.iter().enumerate() {
+            let use_ = if potentiated[i] { syn.use_p } else { syn.use_d };
+            let released = releases[i].spike(t, use_, rng);
+            if released == 0 {
+                continue;
+            }
+            let w = f64::from(released) / f64::from(syn.nrrp);
+            s.mean_w[i] += w / spikes as f64;
+            let wave = if potentiated[i] {
+                &syn.epsp_potentiated
+            } else {
+                &syn.epsp_depressed
+            };
+            for (acc, &x) in s.vsum.iter_mut().zip(&wave[lo..=hi]) {
+                *acc += w * f64::from(x);
+            }
+        }
+        let peak = s.vsum.iter().copied().fold(0.0, f64::max);
+        amp_sum += peak;
+        peak_max = peak_max.max(peak);
+    }
+    // 30-75 % rise slope of the averaged trace, as the engine measures it.
+    let len = c.synapses.first().map_or(0, |x| x.epsp_depressed.len());
+    s.vsum.clear();
+    s.vsum.resize(len, 0.0);
+    for (i, syn) in c.synapses.iter().enumerate() {
+        let wave = if potentiated[i] {
+            &syn.epsp_potentiated
+        } else {
+            &syn.epsp_depressed
+        };
+        for (acc, &x) in s.vsum.iter_mut().zip(wave) {
+            *acc += s.mean_w[i] * f64::from(x);
+        }
+    }
+    TestEpsps {
+        amplitude_mv: amp_sum / spikes as f64,
+        slope_mv_per_ms: rise_slope(&s.vsum, dt),
+        peak_mv: peak_max,
+    }
+}
+
+fn rise_slope(mean: &[f64], dt: f64) -> f64 {
+    let (peak_i, peak) = mean
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    if peak <= 0.0 {
+        return 0.0;
+    }
+    let cross = |frac: f64| {
+        mean[..=peak_i]
+            .iter()
+            .position(|&v| v >= frac * peak)
+            .map(|i| i as f64 * dt)
+    };
+    match (cross(0.3), cross(0.75)) {
+        (Some(a), Some(b)) if b > a => 0.45 * peak / (b - a),
+        _ => peak / ((peak_i.max(1)) as f64 * dt),
+    }
+}
+
+fn argmax(w: &[f32]) -> usize {
+    w.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+        .0
+}
+
+fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f64) -> Prepared {
+    let (mut lo, mut hi) = (usize::MAX, 0);
+    for s in &c.synapses {
+        for w in [&s.epsp_depressed, &s.epsp_potentiated] {
+            let a = argmax(w);
+            lo = lo.min(a);
+            hi = hi.max(a);
+        }
+    }
+    let lo = lo.min(hi);
+    let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(c.connection.release_seed, &p.protocol.protocol_id));
+    let mut releases: Vec<Release> = c
+        .synapses
+        .iter()
+        .map(|s| Release::new(s.nrrp, s.dep_ms, s.fac_ms))
+        .collect();
+    let start: Vec<bool> = c.synapses.iter().map(|s| s.rho0 == 1).collect();
+    let period = p.protocol.burst_period_s * 1000.0;
+    let mut scratch = Scratch::default();
+    let baseline = test_epsps(
+        c,
+        &start,
+        &mut releases,
+        &mut rng,
+        c.c01_start_ms,
+        period,
+        p.test_spikes,
+        (lo, hi),
+        dt,
+        &mut scratch,
+    );
+    for &t in &c.induction_spikes_ms {
+        for (r, s) in releases.iter_mut().zip(&c.synapses) {
+            r.spike(t, s.use0, &mut rng);
+        }
+    }
+    let baseline = if c.soma_rest_mv + baseline.peak_mv >= crate::sim::SPIKE_THRESHOLD_MV {
+        Err("baseline: postsynaptic spike during test EPSPs (superposed)".to_string())
+    } else {
+        Ok(baseline)
+    };
+    Prepared {
+        protocol: pi,
+        connection: ci,
+        calib_pre: Grid::new(&c.calib_pre),
+        calib_post: Grid::new(&c.calib_post),
+        induction: Grid::new(&c.induction),
+        releases,
+        rng,
+        baseline,
+        lo,
+        hi,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_closed_form_matches_fine_integration() {
+        // c*' = −c*/τ + ex + r·exp(−s/τ_Ca), integrated with tiny steps.
+        let (c0, r, ex, tau, len) = (0.03, 2e-3, 5e-7, 200.0, 80.0);
+        let (mut c, h) = (c0, 1e-4);
+        let mut s = 0.0;
+        while s < len - 1e-12 {
+            let mid = s + 0.5 * h;
+            c += h * (-c / tau + ex + r * (-mid / CAI_TAU_MS).exp());
+            s += h;
+        }
+        let closed = gap_cstar(c0, r, ex, tau, len);
+        assert!((closed - c).abs() < 1e-7 * c0, "{closed} vs {c}");
+        assert!(gap_bound(c0, r, ex, tau) >= closed);
+        // A rising start must not be mistaken for decay.
+        assert!(gap_cstar(0.0, r, ex, tau, 10.0) > 0.0);
+    }
+
+    #[test]
+    fn rise_slope_of_a_ramp() {
+        let ramp: Vec<f64> = (0..=100).map(|i| i as f64 * 0.01).collect();
+        // 30 % at i = 30, 75 % at i = 75 on a 1 mV peak: 0.45 mV over 45 samples of 0.1 ms.
+        assert!((rise_slope(&ramp, 0.1) - 0.1).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,23 @@
+//! Trace replay (SPEC §8): the spine calcium of every synapse under every
+//! protocol does not depend on the rule parameters while plasticity is
+//! frozen, so it is simulated once (`record`), stored in a versioned cache
+//! (`cache`) and replayed for any candidate (`eval`): c* for any τ*, the
+//! calibration peaks, thresholds, ρ over the induction, the fast-forward and
+//! the test EPSPs by superposition of per-synapse somatic responses.
+//!
+//! Approximations, each measured by `plastifit check-replay`: expression
+//! frozen during induction; c* across a quiet stretch from a calcium excess
+//! decaying with τ_Ca (the NMDA tail there is below the engine's own quiet
+//! tolerance); test EPSPs by linear superposition of single-synapse
+//! responses scaled by released/Nrrp.
+
+mod cache;
+mod eval;
+mod record;
+
+pub use cache::{
+    dataset_hash, CacheIdentity, ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache, TraceSettings,
+    FORMAT_VERSION,
+};
+pub use eval::{Replay, ReplayedProtocol};
+pub use record::{bin_samples, engine_induction_rho, record_connection, record_job, RecordCheck};

@@ -1,0 +1,573 @@
+//! Recording a connection's candidate-independent traces with the full
+//! engine, plasticity frozen, the same release stream as the full run.
+
+use super::cache::{ConnectionTraces, SynapseTraces, Timeline, TraceSettings};
+use crate::cell::CellModel;
+use crate::pathway::Connection;
+use crate::protocol::{
+    build_simulation, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol, Manipulation,
+    RunnerSettings, SpikeStimulus, PULSE_MS,
+};
+use crate::sim::{Observer, Pulse, Simulation, SPIKE_THRESHOLD_MV};
+use crate::synapse::{RuleParams, CAI_REST_MM};
+use crate::Result;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// The engine's own c* (at the reference τ* of the frozen run) against the
+/// same c* rebuilt from the stored bins, for checking the binning.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordCheck {
+    pub tau_star_ms: f64,
+    /// Largest |c*_bins − c*_engine| at the calibration peaks, the start and
+    /// the end of induction, relative to the largest calibration peak.
+    pub max_relative_error: f64,
+}
+
+/// Bins every synapse's cai − cai₀ from the steps the engine takes.
+struct CalciumRecorder {
+    settings: TraceSettings,
+    fine_max_ms: f64,
+    rest: Vec<f64>,
+    t_prev: f64,
+    cai_prev: Vec<f64>,
+    bin_start: f64,
+    acc: Vec<f64>,
+    widths: Vec<f64>,
+    gap: Vec<bool>,
+    values: Vec<Vec<f64>>,
+    spiked: bool,
+}
+
+impl CalciumRecorder {
+    fn new(sim: &Simulation, rest: &[f64], settings: TraceSettings) -> Self {
+        let n = sim.synapses.len();
+        CalciumRecorder {
+            settings,
+            fine_max_ms: 1.5 * sim.settings.dt_ms,
+            rest: rest.to_vec(),
+            t_prev: sim.t,
+            cai_prev: sim.synapses.iter().map(|s| s.fast.cai).collect(),
+            bin_start: sim.t,
+            acc: vec![0.0; n],
+            widths: Vec::new(),
+            gap: Vec::new(),
+            values: vec![Vec::new(); n],
+            spiked: false,
+        }
+    }
+
+    fn push(&mut self, width: f64, gap: bool, values: impl Iterator<Item = f64>) {
+        self.widths.push(width);
+        self.gap.push(gap);
+        for (v, x) in self.values.iter_mut().zip(values) {
+            v.push(x);
+        }
+    }
+
+    fn flush(&mut self, t: f64) {
+        if t - self.bin_start > 1e-12 {
+            let acc = std::mem::take(&mut self.acc);
+            self.push(t - self.bin_start, false, acc.iter().copied());
+            self.acc = vec![0.0; acc.len()];
+        }
+        self.bin_start = t;
+    }
+
+    fn finish(mut self, t_end: f64) -> (Timeline, Vec<Vec<f64>>, bool) {
+        self.flush(t_end);
+        let (t, v) = merge_bins(&self.widths, &self.gap, &self.values, &self.settings);
+        (t, v, self.spiked)
+    }
+}
+
+impl Observer for CalciumRecorder {
+    fn observe(&mut self, sim: &Simulation) {
+        self.spiked |= sim.state.v[0] >= SPIKE_THRESHOLD_MV;
+        let t = sim.t;
+        let h = t - self.t_prev;
+        if h <= 0.0 {
+            return;
+        }
+        if h > self.fine_max_ms {
+            // A quiet stretch: the excess over rest at its start decays with τ_Ca.
+            self.flush(self.t_prev);
+            let r: Vec<f64> = self.cai_prev.iter().zip(&self.rest).map(|(c, r)| c - r).collect();
+            self.push(h, true, r.into_iter());
+            self.bin_start = t;
+        } else {
+            // The engine's own c* drive: cai at the step's midpoint, constant over the step.
+            let drive: Vec<f64> = self
+                .cai_prev
+                .iter()
+                .zip(&sim.synapses)
+                .map(|(a, s)| 0.5 * (a + s.fast.cai) - CAI_REST_MM)
+                .collect();
+            let mut a = self.t_prev;
+            while a < t - 1e-12 {
+                let edge = self.bin_start + self.settings.bin_ms;
+                let b = if edge <= t + 1e-9 { edge } else { t };
+                for (acc, d) in self.acc.iter_mut().zip(&drive) {
+                    *acc += d * (b - a);
+                }
+                if b == edge {
+                    self.flush(edge);
+                }
+                a = b;
+            }
+        }
+        self.t_prev = t;
+        for (c, s) in self.cai_prev.iter_mut().zip(&sim.synapses) {
+            *c = s.fast.cai;
+        }
+    }
+}
+
+fn clone_sim<'c>(base: &Simulation<'c>) -> Simulation<'c> {
+    let mut sim = Simulation::new(base.cell, base.rest.clone(), base.env, base.rule);
+    sim.state = base.state.clone();
+    sim.synapses = base.synapses.clone();
+    sim.settings = base.settings;
+    sim.rule_settings = base.rule_settings;
+    sim.context = base.context.clone();
+    sim.t = base.t;
+    sim
+}
+
+/// Somatic waveform above rest after a full release of synapse `i` at
+/// conductance `g_ns`, sampled every `dt` over the window.
+fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSettings) -> Result<Vec<f64>> {
+    let mut sim = clone_sim(base);
+    sim.synapses[i].expression.g_ampa_ns = g_ns;
+    let t0 = sim.t + 1.0;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    sim.run(t0, &mut rng, &mut crate::sim::NoObserver)?;
+    let v0 = sim.state.v[0];
+    sim.synapses[i].fast.ampa.activate(1.0);
+    sim.synapses[i].fast.nmda.activate(1.0);
+    let mut trace = crate::sim::SomaTrace::default();
+    sim.run(t0 + settings.epsp_window_ms, &mut rng, &mut trace)?;
+    let n = (settings.epsp_window_ms / settings.waveform_dt_ms).round() as usize + 1;
+    let mut out = Vec::with_capacity(n);
+    let mut j = 0;
+    for k in 0..n {
+        let t = t0 + k as f64 * settings.waveform_dt_ms;
+        while j < trace.t.len() && trace.t[j] <= t + 1e-9 {
+            j += 1;
+        }
+        out.push(if j == 0 { 0.0 } else { trace.v[j - 1] - v0 });
+    }
+    Ok(out)
+}
+
+/// Runs `sim` to `until` recording calcium; returns the timeline, the
+/// per-synapse values and whether the soma spiked.
+fn record_run(
+    sim: &mut Simulation,
+    rest: &[f64],
+    until: f64,
+    rng: &mut ChaCha8Rng,
+    settings: TraceSettings,
+) -> Result<(Timeline, Vec<Vec<f64>>, bool)> {
+    let mut rec = CalciumRecorder::new(sim, rest, settings);
+    sim.run(until, rng, &mut rec)?;
+    Ok(rec.finish(sim.t))
+}
+
+/// c* at the end of a timeline and its peak, for one τ* (f64 values).
+fn cstar_over(t: &Timeline, values: &[f64], rest_excess: f64, c0: f64, tau: f64) -> (f64, f64) {
+    let mut c = c0;
+    let mut peak = c0;
+    for ((&w, &gap), &v) in t.widths_ms.iter().zip(&t.gap).zip(values) {
+        c = if gap {
+            super::eval::gap_cstar(c, v, rest_excess, tau, w)
+        } else {
+            c * (-w / tau).exp() + v * (-0.5 * w / tau).exp()
+        };
+        peak = peak.max(c);
+    }
+    (c, peak)
+}
+
+/// Records one connection under one protocol (`train`/`single`: the
+/// postsynaptic stimuli of the protocol's burst and of a lone spike).
+#[allow(clippy::too_many_arguments)]
+pub fn record_connection(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    protocol: &InVitroProtocol,
+    train: &SpikeStimulus,
+    single: &SpikeStimulus,
+    runner: &RunnerSettings,
+    settings: &TraceSettings,
+) -> Result<(ConnectionTraces, RecordCheck)> {
+    let env = protocol_environment(protocol, runner);
+    let mk801 = protocol.manipulation == Manipulation::Mk801Pre;
+    let reference = RuleParams::chindemi2022();
+    let mut base = build_simulation(cell, connection, g_scale, env, reference, runner, mk801)?;
+    base.rule_settings.plasticity = false;
+    let rest: Vec<f64> = base.synapses.iter().map(|s| s.fast.cai).collect();
+    let tau = reference.tau_star_ms;
+    let mut worst: f64 = 0.0;
+    let mut scale: f64 = 1e-12;
+    let mut check = |engine: f64, bins: f64| {
+        scale = scale.max(engine.abs());
+        worst = worst.max((engine - bins).abs() / scale);
+    };
+
+    // Calibration transients (SPEC §5.2), as `calibration_peaks` runs them.
+    let calib = |pre: bool| -> Result<(Timeline, Vec<Vec<f64>>, Vec<f64>)> {
+        let mut sim = clone_sim(&base);
+        let t0 = sim.t + 5.0;
+        if pre {
+            for s in &mut sim.synapses {
+                s.expression.use_ = 1.0;
+                s.efficacy.rho = 1.0;
+                s.expression.g_ampa_ns = s.expression.g_p;
+            }
+            sim.add_presynaptic_spikes(&[t0]);
+        } else {
+            sim.add_pulse(Pulse {
+                start_ms: t0,
+                duration_ms: PULSE_MS,
+                amplitude_na: single.amplitude_na,
+            });
+        }
+        sim.reset_peaks();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (t, v, _) = record_run(&mut sim, &rest, t0 + 600.0, &mut rng, *settings)?;
+        Ok((t, v, sim.synapses.iter().map(|s| s.peak_cstar).collect()))
+    };
+    let (pre_t, pre_v, pre_peaks) = calib(true)?;
+    let (post_t, post_v, post_peaks) = calib(false)?;
+    for i in 0..rest.len() {
+        let ex = rest[i] - CAI_REST_MM;
+        check(pre_peaks[i], cstar_over(&pre_t, &pre_v[i], ex, 0.0, tau).1);
+        check(post_peaks[i], cstar_over(&post_t, &post_v[i], ex, 0.0, tau).1);
+    }
+
+    let waveforms = (0..base.synapses.len())
+        .map(|i| {
+            let e = base.synapses[i].expression;
+            Ok((
+                epsp_waveform(&base, i, e.g_d, settings)?,
+                epsp_waveform(&base, i, e.g_p, settings)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // Baseline and induction with plasticity frozen, same release stream.
+    let mut sim = clone_sim(&base);
+    let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(connection.release_seed, &protocol.protocol_id));
+    let period = protocol.burst_period_s * 1000.0;
+    let c01_start = sim.t + 100.0;
+    let tests: Vec<f64> = (0..runner.test_spikes).map(|k| c01_start + k as f64 * period).collect();
+    sim.add_presynaptic_spikes(&tests);
+    let mut spike_watch = SpikeWatch(false);
+    sim.run(
+        c01_start + runner.test_spikes as f64 * period,
+        &mut rng,
+        &mut spike_watch,
+    )?;
+    let t_ind = sim.t;
+    let cstar_ind: Vec<f64> = sim.synapses.iter().map(|s| s.fast.cstar).collect();
+    let (pre, pulses) = induction_schedule(protocol, train, t_ind);
+    sim.add_presynaptic_spikes(&pre);
+    pulses.into_iter().for_each(|p| sim.add_pulse(p));
+    let t_end = t_ind + f64::from(protocol.bursts) * period;
+    let (ind_t, ind_v, _) = record_run(&mut sim, &rest, t_end, &mut rng, *settings)?;
+    for i in 0..rest.len() {
+        let ex = rest[i] - CAI_REST_MM;
+        let c0 = ex * tau * (1.0 - (-t_ind / tau).exp());
+        check(cstar_ind[i], c0);
+        check(sim.synapses[i].fast.cstar, cstar_over(&ind_t, &ind_v[i], ex, c0, tau).0);
+    }
+    let excluded = spike_watch
+        .0
+        .then(|| "baseline: postsynaptic spike during test EPSPs".to_string());
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    // Only the rise and the peaks are needed (amplitude and 30-75 % slope):
+    // keep every waveform up to the latest peak of any of them.
+    let keep = waveforms
+        .iter()
+        .flat_map(|(d, p)| [d, p])
+        .map(|w| {
+            w.iter()
+                .enumerate()
+                .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+                .0
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let cut = |v: &[f64]| f32s(&v[..keep.min(v.len())]);
+    let synapses = base
+        .synapses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SynapseTraces {
+            tree: s.tree,
+            rho0: connection.contacts[i].rho0,
+            nrrp: s.release.nrrp(),
+            dep_ms: connection.contacts[i].dep_ms,
+            fac_ms: connection.contacts[i].fac_ms,
+            use0: s.expression.use_,
+            use_d: s.expression.u_d,
+            use_p: s.expression.u_p,
+            g_d_ns: s.expression.g_d,
+            g_p_ns: s.expression.g_p,
+            rest_excess_mm: rest[i] - CAI_REST_MM,
+            calib_pre: f32s(&pre_v[i]),
+            calib_post: f32s(&post_v[i]),
+            induction: f32s(&ind_v[i]),
+            end_excess_mm: sim.synapses[i].fast.cai - rest[i],
+            epsp_depressed: cut(&waveforms[i].0),
+            epsp_potentiated: cut(&waveforms[i].1),
+        })
+        .collect();
+    let traces = ConnectionTraces {
+        connection: connection.clone(),
+        excluded,
+        soma_rest_mv: base.state.v[0],
+        c01_start_ms: c01_start,
+        induction_start_ms: t_ind,
+        induction_end_ms: t_end,
+        induction_spikes_ms: pre,
+        calib_pre: pre_t,
+        calib_post: post_t,
+        induction: ind_t,
+        synapses,
+    };
+    Ok((
+        traces,
+        RecordCheck {
+            tau_star_ms: tau,
+            max_relative_error: worst,
+        },
+    ))
+}
+
+struct SpikeWatch(bool);
+
+impl Observer for SpikeWatch {
+    fn observe(&mut self, sim: &Simulation) {
+        self.0 |= sim.state.v[0] >= SPIKE_THRESHOLD_MV;
+    }
+}
+
+/// Records every connection of a protocol job in parallel; a connection the
+/// stimulus search rules out is stored as excluded.
+pub fn record_job(
+    job: &crate::protocol::ProtocolJob,
+    runner: &RunnerSettings,
+    settings: &TraceSettings,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(super::ProtocolTraces, f64)> {
+    use rayon::prelude::*;
+    let rest = job.cell.resting_state()?;
+    let grid = crate::protocol::AmplitudeGrid::default();
+    let p = &job.protocol;
+    let stimuli =
+        crate::protocol::find_spike_stimulus(&job.cell, &rest, p.stimuli_per_burst as usize, p.frequency_hz, &grid)
+            .and_then(|train| {
+                Ok((
+                    train,
+                    crate::protocol::find_spike_stimulus(&job.cell, &rest, 1, p.frequency_hz, &grid)?,
+                ))
+            })
+            .map_err(|e| e.to_string());
+    let recorded: Vec<(ConnectionTraces, f64)> = job
+        .connections
+        .par_iter()
+        .map(|conn| {
+            let out = match &stimuli {
+                Ok((train, single)) => {
+                    record_connection(&job.cell, conn, job.g_scale, p, train, single, runner, settings)
+                        .map(|(t, c)| (t, c.max_relative_error))
+                }
+                Err(reason) => Ok((
+                    excluded_connection(conn, format!("postsynaptic stimulus: {reason}")),
+                    0.0,
+                )),
+            };
+            tick();
+            out
+        })
+        .collect::<Result<_>>()?;
+    let worst = recorded.iter().map(|r| r.1).fold(0.0, f64::max);
+    Ok((
+        super::ProtocolTraces {
+            protocol: p.clone(),
+            pathway: job.pathway.clone(),
+            g_scale: job.g_scale,
+            block_depression: p.manipulation == Manipulation::Mk801Pre,
+            test_spikes: runner.test_spikes,
+            connections: recorded.into_iter().map(|r| r.0).collect(),
+        },
+        worst,
+    ))
+}
+
+fn excluded_connection(conn: &Connection, reason: String) -> ConnectionTraces {
+    let empty = Timeline {
+        widths_ms: vec![],
+        gap: vec![],
+    };
+    ConnectionTraces {
+        connection: conn.clone(),
+        excluded: Some(reason),
+        soma_rest_mv: 0.0,
+        c01_start_ms: 0.0,
+        induction_start_ms: 0.0,
+        induction_end_ms: 0.0,
+        induction_spikes_ms: vec![],
+        calib_pre: empty.clone(),
+        calib_post: empty.clone(),
+        induction: empty,
+        synapses: vec![],
+    }
+}
+
+/// ρ of every synapse at the end of the induction in the full engine at
+/// `rule` (plasticity on from the baseline, as `run_connection`). With
+/// `freeze_expression`, Ĝ_AMPA and Use keep their start values while ρ
+/// evolves: the assumption replay makes, so the replay's ρ must match it.
+#[allow(clippy::too_many_arguments)]
+pub fn engine_induction_rho(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    protocol: &InVitroProtocol,
+    rule: &RuleParams,
+    train: &SpikeStimulus,
+    single: &SpikeStimulus,
+    runner: &RunnerSettings,
+    freeze_expression: bool,
+) -> Result<Vec<f64>> {
+    let env = protocol_environment(protocol, runner);
+    let mk801 = protocol.manipulation == Manipulation::Mk801Pre;
+    let mut sim = build_simulation(cell, connection, g_scale, env, *rule, runner, mk801)?;
+    let (c_pre, c_post) = crate::protocol::calibration_peaks(&sim, single)?;
+    for ((s, &cp), &cq) in sim.synapses.iter_mut().zip(&c_pre).zip(&c_post) {
+        s.set_thresholds(rule, cp, cq);
+        if freeze_expression {
+            let e = &mut s.expression;
+            (e.g_d, e.g_p, e.u_d, e.u_p) = (e.g_ampa_ns, e.g_ampa_ns, e.use_, e.use_);
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(connection.release_seed, &protocol.protocol_id));
+    let period = protocol.burst_period_s * 1000.0;
+    let c01_start = sim.t + 100.0;
+    let tests: Vec<f64> = (0..runner.test_spikes).map(|k| c01_start + k as f64 * period).collect();
+    sim.add_presynaptic_spikes(&tests);
+    sim.run(
+        c01_start + runner.test_spikes as f64 * period,
+        &mut rng,
+        &mut crate::sim::NoObserver,
+    )?;
+    let t_ind = sim.t;
+    let (pre, pulses) = induction_schedule(protocol, train, t_ind);
+    sim.add_presynaptic_spikes(&pre);
+    pulses.into_iter().for_each(|p| sim.add_pulse(p));
+    sim.run(
+        t_ind + f64::from(protocol.bursts) * period,
+        &mut rng,
+        &mut crate::sim::NoObserver,
+    )?;
+    Ok(sim.synapses.iter().map(|s| s.efficacy.rho).collect())
+}
+
+/// Merges neighbouring fine bins whose mean calcium stays within the
+/// tolerance of the run's first bin, up to the widest bin; gaps stay.
+pub(super) fn merge_bins(
+    widths_in: &[f64],
+    gap_in: &[bool],
+    values_in: &[Vec<f64>],
+    settings: &TraceSettings,
+) -> (Timeline, Vec<Vec<f64>>) {
+    let (tol, max_w) = (settings.merge_tolerance_mm, settings.max_bin_ms);
+    let mut widths = Vec::new();
+    let mut gap = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); values_in.len()];
+    let mut i = 0;
+    while i < widths_in.len() {
+        let mut w = widths_in[i];
+        let mut sums: Vec<f64> = values_in.iter().map(|v| v[i]).collect();
+        let mut j = i + 1;
+        if !gap_in[i] {
+            let rates: Vec<f64> = sums.iter().map(|s| s / w).collect();
+            while j < widths_in.len()
+                && !gap_in[j]
+                && w + widths_in[j] <= max_w + 1e-12
+                && values_in
+                    .iter()
+                    .zip(&rates)
+                    .all(|(v, r)| (v[j] / widths_in[j] - r).abs() <= tol)
+            {
+                w += widths_in[j];
+                for (s, v) in sums.iter_mut().zip(values_in) {
+                    *s += v[j];
+                }
+                j += 1;
+            }
+        }
+        widths.push(w);
+        gap.push(gap_in[i]);
+        for (out, s) in values.iter_mut().zip(sums) {
+            out.push(s);
+        }
+        i = j;
+    }
+    (Timeline { widths_ms: widths, gap }, values)
+}
+
+/// Bins calcium recorded elsewhere on a uniform grid (e.g. NEURON's
+/// GluSynapse `cai_CR` every `dt_ms`): `cai_mm[i][k]` is synapse i's cai at
+/// k·dt. Each interval contributes its trapezoid integral of cai − cai₀ (the
+/// engine's own c* drive), split at bin edges, then bins are merged as for
+/// recorded traces. Returns the timeline and per-synapse values for a
+/// `ConnectionTraces`.
+pub fn bin_samples(dt_ms: f64, cai_mm: &[Vec<f64>], settings: &TraceSettings) -> (Timeline, Vec<Vec<f32>>) {
+    let n = cai_mm.len();
+    let len = cai_mm.first().map_or(0, Vec::len);
+    let per_bin = (settings.bin_ms / dt_ms).round().max(1.0) as usize;
+    let mut widths = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut k = 0;
+    while k + 1 < len {
+        let end = (k + per_bin).min(len - 1);
+        widths.push((end - k) as f64 * dt_ms);
+        for (v, c) in values.iter_mut().zip(cai_mm) {
+            v.push((k..end).map(|j| (0.5 * (c[j] + c[j + 1]) - CAI_REST_MM) * dt_ms).sum());
+        }
+        k = end;
+    }
+    let gap = vec![false; widths.len()];
+    let (t, v) = merge_bins(&widths, &gap, &values, settings);
+    (t, v.iter().map(|x| x.iter().map(|&y| y as f32).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_calcium_bins_give_the_exact_filter() {
+        // cai − cai₀ = A·exp(−t/12) sampled every 0.025 ms over 200 ms:
+        // c* at the end for τ* = 250 has a closed form.
+        let (a, tau, dt, len) = (1e-3, 250.0, 0.025, 8001);
+        let cai: Vec<f64> = (0..len)
+            .map(|k| CAI_REST_MM + a * (-(k as f64) * dt / crate::synapse::CAI_TAU_MS).exp())
+            .collect();
+        let settings = TraceSettings::default();
+        let (t, v) = bin_samples(dt, &[cai], &settings);
+        assert!((t.duration_ms() - 200.0).abs() < 1e-9);
+        assert!(t.len() < 8000 / 10, "bins were not merged: {}", t.len());
+        let values: Vec<f64> = v[0].iter().map(|&x| f64::from(x)).collect();
+        let (end, _) = cstar_over(&t, &values, 0.0, 0.0, tau);
+        let k = 1.0 / (1.0 / tau - 1.0 / crate::synapse::CAI_TAU_MS);
+        let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
+        assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
+    }
+}

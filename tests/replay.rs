@@ -1,0 +1,127 @@
+//! Trace replay against the engine on a small case: one L5TTPC→L5TTPC
+//! protocol, two connections.
+
+use plastifit::cell::{load_cell, CellModel};
+use plastifit::pathway::{embedded_recipes, find_recipe};
+use plastifit::protocol::{embedded_protocols, find_spike_stimulus, AmplitudeGrid, ProtocolJob, RunnerSettings};
+use plastifit::replay::{
+    dataset_hash, engine_induction_rho, record_job, CacheIdentity, Replay, TraceCache, TraceSettings, FORMAT_VERSION,
+};
+use plastifit::synapse::{RuleParams, RuleVariant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn job(protocol_id: &str, n: usize, seed: u64) -> ProtocolJob {
+    let protocol = embedded_protocols()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.protocol_id == protocol_id)
+        .unwrap();
+    let recipes = embedded_recipes().unwrap();
+    let recipe = find_recipe(&recipes, &protocol.pathway_id()).unwrap();
+    let cell = Arc::new(CellModel::build(&load_cell(&recipe.post_cell).unwrap(), 37.0).unwrap());
+    ProtocolJob::sampled(&protocol, recipe, cell, n, seed).unwrap()
+}
+
+fn identity(job: &ProtocolJob, seed: u64) -> CacheIdentity {
+    let mut datasets = BTreeMap::new();
+    datasets.insert(
+        format!("protocol {}", job.protocol.protocol_id),
+        dataset_hash(&job.protocol),
+    );
+    datasets.insert(
+        format!("connections {}", job.protocol.protocol_id),
+        dataset_hash(&job.connections),
+    );
+    CacheIdentity {
+        format_version: FORMAT_VERSION,
+        objective: "test".into(),
+        protocols: vec![job.protocol.protocol_id.clone()],
+        connections_per_protocol: job.connections.len(),
+        sample_seed: seed,
+        variant: RuleVariant::Paper,
+        datasets,
+        settings: TraceSettings::default(),
+    }
+}
+
+#[test]
+fn replay_reproduces_the_engine_with_frozen_expression_and_is_deterministic() {
+    let seed = 11;
+    let job = job("mrk97_07", 2, seed);
+    let runner = RunnerSettings::default();
+    let settings = TraceSettings::default();
+    let (traces, binning_error) = record_job(&job, &runner, &settings, &|| ()).unwrap();
+    // c* rebuilt from the bins equals the engine's own c*.
+    assert!(binning_error < 1e-4, "binning error {binning_error}");
+    let cache = TraceCache {
+        identity: identity(&job, seed),
+        protocols: vec![traces],
+    };
+    let replay = Replay::new(&cache).unwrap();
+    let rule = RuleParams::chindemi2022();
+    // ρ after induction: replay against the engine with Ĝ_AMPA and Use held
+    // (replay's one modelling assumption), then against the full engine.
+    let rho = replay.induction_rho(&rule, RuleVariant::Paper);
+    let grid = AmplitudeGrid::default();
+    let rest = job.cell.resting_state().unwrap();
+    let p = &job.protocol;
+    let train = find_spike_stimulus(&job.cell, &rest, p.stimuli_per_burst as usize, p.frequency_hz, &grid).unwrap();
+    let single = find_spike_stimulus(&job.cell, &rest, 1, p.frequency_hz, &grid).unwrap();
+    let conn = &job.connections[0];
+    let frozen = engine_induction_rho(&job.cell, conn, job.g_scale, p, &rule, &train, &single, &runner, true).unwrap();
+    let moved = rho[0]
+        .iter()
+        .zip(&frozen)
+        .filter(|(_, f)| **f > 0.01 && **f < 0.99)
+        .count();
+    assert!(
+        moved > 0,
+        "no synapse moved: the comparison would test nothing ({frozen:?})"
+    );
+    for (r, f) in rho[0].iter().zip(&frozen) {
+        assert!((r - f).abs() < 2e-3, "replay ρ {r} vs engine (frozen expression) ρ {f}");
+    }
+    // Same candidate twice, and on 1 or 2 threads: identical outcomes.
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| format!("{:?}", replay.evaluate(&rule, RuleVariant::Paper)[0].outcomes))
+    };
+    let one = run(1);
+    assert_eq!(one, run(1));
+    assert_eq!(one, run(2));
+    // Another candidate changes the outcome.
+    let mut other = rule;
+    other.gamma_p = 150.0;
+    other.a10 = 4.0;
+    other.a30 = 9.0;
+    let changed = format!("{:?}", replay.evaluate(&other, RuleVariant::Paper)[0].outcomes);
+    assert_ne!(one, changed);
+    // The cache round-trips through its JSON form unchanged.
+    let text = serde_json::to_string(&cache).unwrap();
+    let back: TraceCache = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, cache);
+}
+
+#[test]
+fn identity_differences_name_what_changed() {
+    let seed = 3;
+    let a = job("mrk97_07", 2, seed);
+    let base = identity(&a, seed);
+    let other_seed = identity(&job("mrk97_07", 2, seed + 1), seed + 1);
+    let d = base.differences(&other_seed);
+    assert!(d.iter().any(|x| x.starts_with("sample seed")), "{d:?}");
+    assert!(d.iter().any(|x| x.starts_with("dataset connections mrk97_07")), "{d:?}");
+    let more = identity(&job("mrk97_07", 3, seed), seed);
+    assert!(base
+        .differences(&more)
+        .iter()
+        .any(|x| x.starts_with("connections per protocol")));
+    let mut row = a.clone();
+    row.protocol.epsp_ratio_mean += 0.01;
+    let changed_row = identity(&row, seed);
+    let d = base.differences(&changed_row);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].starts_with("dataset protocol mrk97_07"), "{d:?}");
+    assert!(base.differences(&identity(&a, seed)).is_empty());
+}
