@@ -12,7 +12,7 @@ pub mod table;
 pub use batch::{run_protocols, tree_extent, ConnectionRow, ProtocolJob, ProtocolResult, SummaryRow};
 pub use runner::{
     build_simulation, calibration_peaks, induction_schedule, mean_test_epsp, protocol_environment, protocol_seed,
-    run_connection, ConnectionOutcome, Exclusion, RunnerSettings,
+    rise_slope, run_connection, ConnectionOutcome, Exclusion, RunnerSettings,
 };
 pub use stimulus::{find_spike_stimulus, AmplitudeGrid, SpikeStimulus, PULSE_MS};
 pub use table::{

@@ -222,6 +222,12 @@ fn averaged_slope(w: &EpspWindows, dt: f64) -> f64 {
             *m += (s[j].1 - v0) / w.samples.len() as f64;
         }
     }
+    rise_slope(&mean, dt)
+}
+
+/// 30-75 % rise slope (mV/ms) of an averaged EPSP sampled every `dt` ms
+/// from the spike; without a clean 30-75 % pair, peak over time to peak.
+pub fn rise_slope(mean: &[f64], dt: f64) -> f64 {
     let (peak_i, peak) = mean
         .iter()
         .enumerate()

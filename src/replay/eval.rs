@@ -541,28 +541,8 @@ fn test_epsps(
     }
     TestEpsps {
         amplitude_mv: amp_sum / spikes as f64,
-        slope_mv_per_ms: rise_slope(&s.vsum, dt),
+        slope_mv_per_ms: crate::protocol::rise_slope(&s.vsum, dt),
         peak_mv: peak_max,
-    }
-}
-
-fn rise_slope(mean: &[f64], dt: f64) -> f64 {
-    let (peak_i, peak) = mean
-        .iter()
-        .enumerate()
-        .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-    if peak <= 0.0 {
-        return 0.0;
-    }
-    let cross = |frac: f64| {
-        mean[..=peak_i]
-            .iter()
-            .position(|&v| v >= frac * peak)
-            .map(|i| i as f64 * dt)
-    };
-    match (cross(0.3), cross(0.75)) {
-        (Some(a), Some(b)) if b > a => 0.45 * peak / (b - a),
-        _ => peak / ((peak_i.max(1)) as f64 * dt),
     }
 }
 
@@ -654,6 +634,6 @@ mod tests {
     fn rise_slope_of_a_ramp() {
         let ramp: Vec<f64> = (0..=100).map(|i| i as f64 * 0.01).collect();
         // 30 % at i = 30, 75 % at i = 75 on a 1 mV peak: 0.45 mV over 45 samples of 0.1 ms.
-        assert!((rise_slope(&ramp, 0.1) - 0.1).abs() < 1e-9);
+        assert!((crate::protocol::rise_slope(&ramp, 0.1) - 0.1).abs() < 1e-9);
     }
 }
