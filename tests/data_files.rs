@@ -5,6 +5,9 @@ use plastifit::pathway::{
     save_connections_csv, save_connections_json, write_connections_csv, write_connections_json, ConnectionSample,
     TreeExtent,
 };
+mod common;
+
+use common::{assert_data_error, assert_file_error};
 use plastifit::Error;
 
 fn sample(n: usize) -> ConnectionSample {
@@ -32,36 +35,6 @@ fn csv_text(s: &ConnectionSample) -> String {
     let mut buf = Vec::new();
     write_connections_csv(&mut buf, s).unwrap();
     String::from_utf8(buf).unwrap()
-}
-
-fn assert_data_error<T: std::fmt::Debug>(result: Result<T, Error>, file: &str, row: usize, column: &str, words: &str) {
-    let err = result.expect_err("the malformed input must be rejected");
-    match &err {
-        Error::Data {
-            file: f,
-            row: r,
-            column: c,
-            ..
-        } => {
-            assert_eq!(f.to_str().unwrap(), file, "{err}");
-            assert_eq!(*r, row, "{err}");
-            assert_eq!(c, column, "{err}");
-        }
-        other => panic!("expected a row error, got: {other}"),
-    }
-    let msg = err.to_string();
-    assert!(
-        msg.contains(file) && msg.contains(&format!("row {row}")) && msg.contains(column),
-        "{msg}"
-    );
-    assert!(msg.contains(words), "message lacks '{words}': {msg}");
-}
-
-fn assert_file_error<T: std::fmt::Debug>(result: Result<T, Error>, file: &str, words: &str) {
-    let err = result.expect_err("the malformed input must be rejected");
-    assert!(matches!(err, Error::File { .. }), "expected a file error: {err}");
-    let msg = err.to_string();
-    assert!(msg.contains(file) && msg.contains(words), "{msg}");
 }
 
 // ---------------------------------------------------------------- round trips
@@ -216,22 +189,7 @@ const C: &str = "conn.csv";
 /// The sample's CSV with the cell of data row `row` (0-based) in `column`
 /// replaced.
 fn csv_edit(row: usize, column: &str, value: &str) -> String {
-    let text = csv_text(&sample(3));
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let header = r.headers().unwrap().clone();
-    let col = header.iter().position(|h| h == column).unwrap();
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&header).unwrap();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.unwrap();
-        let fields: Vec<&str> = rec
-            .iter()
-            .enumerate()
-            .map(|(j, f)| if i == row && j == col { value } else { f })
-            .collect();
-        w.write_record(&fields).unwrap();
-    }
-    String::from_utf8(w.into_inner().unwrap()).unwrap()
+    common::edit(&csv_text(&sample(3)), row, column, value)
 }
 
 #[test]

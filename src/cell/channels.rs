@@ -45,6 +45,16 @@ pub enum Ion {
 }
 
 impl ChannelKind {
+    /// Every kind, in `index` order.
+    pub const ALL: [ChannelKind; 6] = [
+        ChannelKind::Nat,
+        ChannelKind::Kfast,
+        ChannelKind::Kslow,
+        ChannelKind::Nap,
+        ChannelKind::Km,
+        ChannelKind::Ih,
+    ];
+
     pub fn from_name(name: &str) -> Option<ChannelKind> {
         Some(match name {
             "nat" => ChannelKind::Nat,
@@ -196,15 +206,7 @@ mod tests {
 
     #[test]
     fn gates_lie_in_unit_interval_and_taus_are_positive() {
-        let kinds = [
-            ChannelKind::Nat,
-            ChannelKind::Kfast,
-            ChannelKind::Kslow,
-            ChannelKind::Nap,
-            ChannelKind::Km,
-            ChannelKind::Ih,
-        ];
-        for kind in kinds {
+        for kind in ChannelKind::ALL {
             for i in 0..=220 {
                 let v = -120.0 + i as f64;
                 for (inf, tau) in kind.rates(v, 37.0).iter().take(kind.gate_count()) {

@@ -48,14 +48,6 @@ pub struct CellModel {
 
 /// The fine step the rate tables carry decay factors for (ms).
 pub const STANDARD_DT_MS: f64 = 0.025;
-const KINDS: [ChannelKind; 6] = [
-    ChannelKind::Nat,
-    ChannelKind::Kfast,
-    ChannelKind::Kslow,
-    ChannelKind::Nap,
-    ChannelKind::Km,
-    ChannelKind::Ih,
-];
 
 /// Voltages and gates of a cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,7 +200,7 @@ impl CellModel {
             section_names: desc.sections.iter().map(|s| s.name.clone()).collect(),
             celsius,
             reversal: [desc.ena_mv, desc.ek_mv, desc.eh_mv],
-            tables: KINDS
+            tables: ChannelKind::ALL
                 .iter()
                 .map(|&k| RateTable::new(k, celsius, STANDARD_DT_MS))
                 .collect(),

@@ -5,7 +5,7 @@
 //! minimal stimulation; presynaptic transients are taken from successful
 //! releases only (failures carry no calcium and are not what was imaged).
 
-use super::runner::{build_simulation, clone_sim, RunnerSettings};
+use super::runner::{build_simulation, RunnerSettings};
 use super::stimulus::{SpikeStimulus, PULSE_MS};
 use crate::cell::CellModel;
 use crate::pathway::{Connection, Contact};
@@ -59,7 +59,7 @@ pub fn spine_calcium_peak(
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for _ in 0..MAX_RELEASE_ATTEMPTS {
-        let mut sim = clone_sim(&base);
+        let mut sim = base.fork();
         sim.rule_settings.plasticity = false;
         let t0 = sim.t + 20.0;
         let pre = !matches!(stimulus, CalciumStimulus::Bap);

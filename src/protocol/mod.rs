@@ -10,6 +10,7 @@ mod stimulus;
 pub mod table;
 
 pub use batch::{run_protocols, tree_extent, ConnectionRow, ProtocolJob, ProtocolResult, SummaryRow};
+pub(crate) use runner::calibration_run;
 pub use runner::{
     build_simulation, calibration_peaks, induction_schedule, mean_test_epsp, protocol_environment, protocol_seed,
     rise_slope, run_connection, ConnectionOutcome, Exclusion, RunnerSettings,

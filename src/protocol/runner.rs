@@ -119,28 +119,36 @@ pub fn build_simulation<'c>(
     Ok(sim)
 }
 
-/// Peak c* of every synapse after (a) one presynaptic spike releasing every
-/// site of every synapse and (b) one postsynaptic spike (SPEC §5.2).
+/// A copy of `base` prepared for one calibration run (SPEC §5.2), with the
+/// time of its stimulus: (a) one presynaptic spike releasing every site of
+/// every synapse (Use = 1, ρ = 1, Ĝ_AMPA = G_p), or (b) one postsynaptic
+/// spike; plasticity off, peaks reset.
+pub(crate) fn calibration_run<'c>(base: &Simulation<'c>, single: &SpikeStimulus, pre: bool) -> (Simulation<'c>, f64) {
+    let mut sim = base.fork();
+    sim.rule_settings.plasticity = false;
+    let t0 = sim.t + 5.0;
+    if pre {
+        for s in &mut sim.synapses {
+            s.expression.use_ = 1.0;
+            s.efficacy.rho = 1.0;
+            s.expression.g_ampa_ns = s.expression.g_p;
+        }
+        sim.add_presynaptic_spikes(&[t0]);
+    } else {
+        sim.add_pulse(Pulse {
+            start_ms: t0,
+            duration_ms: PULSE_MS,
+            amplitude_na: single.amplitude_na,
+        });
+    }
+    sim.reset_peaks();
+    (sim, t0)
+}
+
+/// Peak c* of every synapse after the two calibration runs (SPEC §5.2).
 pub fn calibration_peaks(base: &Simulation, single: &SpikeStimulus) -> Result<(Vec<f64>, Vec<f64>)> {
     let run = |pre: bool| -> Result<Vec<f64>> {
-        let mut sim = clone_sim(base);
-        sim.rule_settings.plasticity = false;
-        let t0 = sim.t + 5.0;
-        if pre {
-            for s in &mut sim.synapses {
-                s.expression.use_ = 1.0;
-                s.efficacy.rho = 1.0;
-                s.expression.g_ampa_ns = s.expression.g_p;
-            }
-            sim.add_presynaptic_spikes(&[t0]);
-        } else {
-            sim.add_pulse(Pulse {
-                start_ms: t0,
-                duration_ms: PULSE_MS,
-                amplitude_na: single.amplitude_na,
-            });
-        }
-        sim.reset_peaks();
+        let (mut sim, t0) = calibration_run(base, single, pre);
         // Forced full release is deterministic; the generator is unused.
         sim.run(
             t0 + 600.0,
@@ -150,18 +158,6 @@ pub fn calibration_peaks(base: &Simulation, single: &SpikeStimulus) -> Result<(V
         Ok(sim.synapses.iter().map(|s| s.peak_cstar).collect())
     };
     Ok((run(true)?, run(false)?))
-}
-
-/// An independent copy of a simulation in its current state.
-pub(crate) fn clone_sim<'c>(base: &Simulation<'c>) -> Simulation<'c> {
-    let mut sim = Simulation::new(base.cell, base.rest.clone(), base.env, base.rule);
-    sim.state = base.state.clone();
-    sim.synapses = base.synapses.clone();
-    sim.settings = base.settings;
-    sim.rule_settings = base.rule_settings;
-    sim.context = base.context.clone();
-    sim.t = base.t;
-    sim
 }
 
 /// Records the somatic voltage in a window after each test spike.

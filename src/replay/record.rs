@@ -5,10 +5,10 @@ use super::cache::{ConnectionTraces, SynapseTraces, Timeline, TraceSettings};
 use crate::cell::CellModel;
 use crate::pathway::Connection;
 use crate::protocol::{
-    build_simulation, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol, Manipulation,
-    RunnerSettings, SpikeStimulus, PULSE_MS,
+    build_simulation, calibration_run, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol,
+    Manipulation, RunnerSettings, SpikeStimulus,
 };
-use crate::sim::{Observer, Pulse, Simulation, SPIKE_THRESHOLD_MV};
+use crate::sim::{Observer, Simulation, SPIKE_THRESHOLD_MV};
 use crate::synapse::{RuleParams, CAI_REST_MM};
 use crate::Result;
 use rand::SeedableRng;
@@ -123,21 +123,10 @@ impl Observer for CalciumRecorder {
     }
 }
 
-fn clone_sim<'c>(base: &Simulation<'c>) -> Simulation<'c> {
-    let mut sim = Simulation::new(base.cell, base.rest.clone(), base.env, base.rule);
-    sim.state = base.state.clone();
-    sim.synapses = base.synapses.clone();
-    sim.settings = base.settings;
-    sim.rule_settings = base.rule_settings;
-    sim.context = base.context.clone();
-    sim.t = base.t;
-    sim
-}
-
 /// Somatic waveform above rest after a full release of synapse `i` at
 /// conductance `g_ns`, sampled every `dt` over the window.
 fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSettings) -> Result<Vec<f64>> {
-    let mut sim = clone_sim(base);
+    let mut sim = base.fork();
     sim.synapses[i].expression.g_ampa_ns = g_ns;
     let t0 = sim.t + 1.0;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -218,23 +207,7 @@ pub fn record_connection(
 
     // Calibration transients (SPEC §5.2), as `calibration_peaks` runs them.
     let calib = |pre: bool| -> Result<(Timeline, Vec<Vec<f64>>, Vec<f64>)> {
-        let mut sim = clone_sim(&base);
-        let t0 = sim.t + 5.0;
-        if pre {
-            for s in &mut sim.synapses {
-                s.expression.use_ = 1.0;
-                s.efficacy.rho = 1.0;
-                s.expression.g_ampa_ns = s.expression.g_p;
-            }
-            sim.add_presynaptic_spikes(&[t0]);
-        } else {
-            sim.add_pulse(Pulse {
-                start_ms: t0,
-                duration_ms: PULSE_MS,
-                amplitude_na: single.amplitude_na,
-            });
-        }
-        sim.reset_peaks();
+        let (mut sim, t0) = calibration_run(&base, single, pre);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (t, v, _) = record_run(&mut sim, &rest, t0 + 600.0, &mut rng, *settings)?;
         Ok((t, v, sim.synapses.iter().map(|s| s.peak_cstar).collect()))
@@ -258,7 +231,7 @@ pub fn record_connection(
         .collect::<Result<Vec<_>>>()?;
 
     // Baseline and induction with plasticity frozen, same release stream.
-    let mut sim = clone_sim(&base);
+    let mut sim = base.fork();
     let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(connection.release_seed, &protocol.protocol_id));
     let period = protocol.burst_period_s * 1000.0;
     let c01_start = sim.t + 100.0;

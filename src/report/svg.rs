@@ -402,6 +402,15 @@ impl Extent {
             });
         }
     }
+
+    /// A value with its optional error bar.
+    fn add_with_error(&mut self, v: f64, err: Option<f64>) {
+        self.add(v);
+        if let Some(e) = err {
+            self.add(v - e);
+            self.add(v + e);
+        }
+    }
 }
 
 /// A linear domain with nice ticks holding `extent` (or the fixed range).
@@ -1135,11 +1144,7 @@ pub fn compare_means<S: AsRef<str>>(
         for (c, ms) in labels.iter().zip(&s.values) {
             let item = usable_mean_sem(*ms, &s.name, c, &mut notes);
             if let Some((m, e)) = item {
-                extent.add(m);
-                if let Some(e) = e {
-                    extent.add(m - e);
-                    extent.add(m + e);
-                }
+                extent.add_with_error(m, e);
             }
             row.push(item);
         }
@@ -1284,11 +1289,7 @@ pub fn distributions<S: AsRef<str>>(
         for (i, (c, ms)) in labels.iter().zip(&o.values).enumerate() {
             overlay_items[i] = usable_mean_sem(*ms, &o.name, c, &mut notes);
             if let Some((m, e)) = overlay_items[i] {
-                extent.add(m);
-                if let Some(e) = e {
-                    extent.add(m - e);
-                    extent.add(m + e);
-                }
+                extent.add_with_error(m, e);
             }
         }
     }
@@ -1522,11 +1523,7 @@ pub fn lines(frame: &Frame, series: &[XySeries], options: &LinesOptions) -> Resu
     for pts in &kept {
         for &(x, y, e) in pts {
             x_extent.add(x);
-            y_extent.add(y);
-            if let Some(e) = e {
-                y_extent.add(y - e);
-                y_extent.add(y + e);
-            }
+            y_extent.add_with_error(y, e);
         }
     }
     if let Some(r) = options.reference_y {

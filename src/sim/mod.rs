@@ -132,6 +132,19 @@ impl<'c> Simulation<'c> {
         self.pre_spikes.sort_by(f64::total_cmp);
     }
 
+    /// An independent copy in the current state, without pending spikes or
+    /// pulses (for runs branching off one settled simulation).
+    pub fn fork(&self) -> Simulation<'c> {
+        let mut sim = Simulation::new(self.cell, self.rest.clone(), self.env, self.rule);
+        sim.state = self.state.clone();
+        sim.synapses = self.synapses.clone();
+        sim.settings = self.settings;
+        sim.rule_settings = self.rule_settings;
+        sim.context = self.context.clone();
+        sim.t = self.t;
+        sim
+    }
+
     pub fn add_pulse(&mut self, pulse: Pulse) {
         self.pulses.push(pulse);
     }
