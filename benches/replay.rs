@@ -67,7 +67,7 @@ fn replay_one_candidate(c: &mut Criterion) {
         cache.protocols.iter().map(|p| p.connections.len()).sum::<usize>(),
         bytes as f64 / 1e6
     );
-    let replay = Replay::new(&cache).unwrap();
+    let replay = Replay::new(cache.clone()).unwrap();
     let rule = RuleParams::chindemi2022();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     c.bench_function("replay_5_protocols_x_100_connections_1_thread", |b| {

@@ -1,4 +1,4 @@
-//! `fit`, `resume` and `best` on the synthetic engine: exact resumption,
+//! `fit`, `resume` and `best` on the synthetic and replay engines: exact resumption,
 //! interruption by SIGKILL, refusal of changed runs, the best report, bad
 //! objective files and convergence to the synthetic optimum.
 
@@ -435,4 +435,59 @@ fn full_engine_fit_records_means_and_errors_in_sem() {
         assert_eq!(error, (mean - row.epsp_ratio_mean).abs() / row.epsp_ratio_sem);
         assert_eq!(r[col("failure")], "");
     }
+}
+
+/// quick.json cut to `connections` per protocol, written into `dir`.
+fn small_quick(dir: &Path, connections: usize) -> std::path::PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("objectives/quick.json").unwrap()).unwrap();
+    v["connections_per_protocol"] = serde_json::json!(connections);
+    let objective = dir.join("quick_small.json");
+    std::fs::write(&objective, v.to_string()).unwrap();
+    objective
+}
+
+#[test]
+fn replay_fit_builds_its_cache_once_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let objective = small_quick(dir.path(), 2);
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let fit = |run: &Path, generations: &str| {
+        ok(&[
+            "fit",
+            "--objective",
+            s(&objective),
+            "--run",
+            s(run),
+            "--generations",
+            generations,
+            "--offspring",
+            "8",
+        ])
+    };
+    fit(&one, "4");
+    let cache = one.join("traces/traces.json");
+    assert!(cache.exists(), "the replay fit keeps its trace cache in the run folder");
+    // The second run reuses a copy of the cache (built from the same data).
+    std::fs::create_dir_all(two.join("traces")).unwrap();
+    std::fs::copy(&cache, two.join("traces/traces.json")).unwrap();
+    fit(&two, "2");
+    ok(&["resume", "--run", s(&two), "--generations", "2"]);
+    assert_same_results(&one, &two);
+
+    // Every training protocol has its error and in-silico mean in best.json.
+    let best: serde_json::Value = serde_json::from_slice(&read(&one, "best.json")).unwrap();
+    let protocols = best["protocols"].as_array().unwrap();
+    assert_eq!(protocols.len(), 5);
+    for p in protocols {
+        assert!(p["error_sem"].as_f64().unwrap().is_finite(), "{p}");
+        assert!(p["insilico_mean"].as_f64().unwrap() > 0.0, "{p}");
+    }
+
+    // A cache that no longer matches the data is refused, naming the field.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    v["identity"]["sample_seed"] = serde_json::json!(7);
+    std::fs::write(&cache, v.to_string()).unwrap();
+    let err = failing(&["resume", "--run", s(&one), "--generations", "1"]);
+    assert!(err.contains("sample seed: cache has 7, now 2022"), "{err}");
 }

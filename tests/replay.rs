@@ -60,7 +60,7 @@ fn replay_reproduces_the_engine_with_frozen_expression_and_is_deterministic() {
         identity: identity(&job, seed),
         protocols: vec![traces],
     };
-    let replay = Replay::new(&cache).unwrap();
+    let replay = Replay::new(cache.clone()).unwrap();
     let rule = RuleParams::chindemi2022();
     // ρ after induction: replay against the engine with Ĝ_AMPA and Use held
     // (replay's one modelling assumption), then against the full engine.

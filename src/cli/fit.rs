@@ -133,7 +133,11 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
             args.run.display()
         );
     }
-    let evaluator = ObjectiveEvaluator::new(&config.objective, &data.protocols, build_engine(&config, &data)?)?;
+    let evaluator = ObjectiveEvaluator::new(
+        &config.objective,
+        &data.protocols,
+        build_engine(&config, &data, &folder)?,
+    )?;
     let state = OptimiserState::new(config.optimiser.clone(), &evaluator, config.seed)?;
 
     write_json(&folder.config(), &config)?;
@@ -194,7 +198,11 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
             args.run.display()
         );
     }
-    let evaluator = ObjectiveEvaluator::new(&config.objective, &data.protocols, build_engine(&config, &data)?)?;
+    let evaluator = ObjectiveEvaluator::new(
+        &config.objective,
+        &data.protocols,
+        build_engine(&config, &data, &folder)?,
+    )?;
 
     let mut record = match folder.read_checkpoint()? {
         Some(ckpt) => {
@@ -317,11 +325,12 @@ fn pathway_recipes(data: &Datasets, protocols: &[InVitroProtocol]) -> anyhow::Re
 }
 
 /// The engine an objective asks for.
-fn build_engine(config: &RunConfig, data: &Datasets) -> anyhow::Result<Box<dyn ProtocolEngine>> {
+fn build_engine(config: &RunConfig, data: &Datasets, folder: &RunFolder) -> anyhow::Result<Box<dyn ProtocolEngine>> {
     let o = &config.objective;
     Ok(match config.engine {
         EngineKind::Replay => {
-            bail!("replay engine not available in this build (use \"engine\": \"full\" or \"synthetic\")")
+            let cache = super::replay_cmds::cache_for(o, &config.objective_file, data, &folder.traces())?;
+            Box::new(crate::replay::Replay::new(cache)?)
         }
         EngineKind::Full => {
             let jobs = data.jobs(

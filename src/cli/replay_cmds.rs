@@ -90,10 +90,22 @@ pub fn traces(args: TracesArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
     let objective = Objective::load(&args.objective)?;
     let data = Datasets::load(&args.data)?;
-    let (identity, jobs) = expected_identity(&objective, &data)?;
+    build_cache(&objective, &args.objective, &data, &args.out)?;
+    Ok(())
+}
+
+/// Simulates every connection of the objective once with plasticity frozen
+/// and writes the cache (and its provenance) into `dir`.
+fn build_cache(
+    objective: &Objective,
+    objective_file: &Path,
+    data: &Datasets,
+    dir: &Path,
+) -> anyhow::Result<TraceCache> {
+    let (identity, jobs) = expected_identity(objective, data)?;
     let runner = RunnerSettings::default();
     let total: usize = jobs.iter().map(|j| j.connections.len()).sum();
-    let bar = super::progress_bar(total as u64, "connections");
+    let bar = super::progress_bar(total as u64, "connections traced");
     let mut protocols = Vec::new();
     let mut worst: f64 = 0.0;
     for job in &jobs {
@@ -104,12 +116,12 @@ pub fn traces(args: TracesArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let cache = TraceCache { identity, protocols };
     let bytes = serde_json::to_vec(&cache)?;
-    write_atomic(&args.out.join(CACHE_FILE), &bytes)?;
+    write_atomic(&dir.join(CACHE_FILE), &bytes)?;
     write_json(
-        &args.out.join("config.json"),
+        &dir.join("config.json"),
         &serde_json::json!({
             "command": "traces",
-            "objective_file": args.objective,
+            "objective_file": objective_file,
             "datasets": data.provenance(),
             "cache_bytes": bytes.len(),
             "stored_values": cache.stored_values(),
@@ -118,10 +130,52 @@ pub fn traces(args: TracesArgs) -> anyhow::Result<()> {
     )?;
     eprintln!(
         "wrote {} ({:.1} MB); binned c* vs engine c*: max relative error {worst:.2e}",
-        args.out.join(CACHE_FILE).display(),
+        dir.join(CACHE_FILE).display(),
         bytes.len() as f64 / 1e6
     );
+    Ok(cache)
+}
+
+fn read_cache(dir: &Path) -> anyhow::Result<TraceCache> {
+    let path = dir.join(CACHE_FILE);
+    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{}: not a trace cache", path.display()))
+}
+
+/// Refuses `cache` unless it was built from what `objective` and the
+/// datasets give now, naming every difference.
+fn check_identity(cache: &TraceCache, dir: &Path, objective: &Objective, data: &Datasets) -> anyhow::Result<()> {
+    let (expected, _) = expected_identity(objective, data)?;
+    let diff = cache.identity.differences(&expected);
+    if !diff.is_empty() {
+        bail!(
+            "{} was built from other data than objective '{}' and the datasets now give; \
+             rebuild it (delete the file, or run `plastifit traces`):\n  {}",
+            dir.join(CACHE_FILE).display(),
+            objective.name,
+            diff.join("\n  ")
+        );
+    }
+    cache.validate()?;
     Ok(())
+}
+
+/// The trace cache of an objective kept in `dir`: loaded and checked if
+/// present, built otherwise.
+pub fn cache_for(
+    objective: &Objective,
+    objective_file: &Path,
+    data: &Datasets,
+    dir: &Path,
+) -> anyhow::Result<TraceCache> {
+    if dir.join(CACHE_FILE).exists() {
+        let cache = read_cache(dir)?;
+        check_identity(&cache, dir, objective, data)?;
+        eprintln!("using the trace cache in {}", dir.display());
+        Ok(cache)
+    } else {
+        build_cache(objective, objective_file, data, dir)
+    }
 }
 
 /// Loads a cache and refuses it unless it matches the objective and the
@@ -131,10 +185,7 @@ fn load_checked(
     objective: Option<&Path>,
     data: &DataArgs,
 ) -> anyhow::Result<(TraceCache, Datasets, Vec<ProtocolJob>)> {
-    let path = dir.join(CACHE_FILE);
-    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let cache: TraceCache =
-        serde_json::from_slice(&text).with_context(|| format!("{}: not a trace cache", path.display()))?;
+    let cache = read_cache(dir)?;
     let objective_file = match objective {
         Some(p) => p.to_path_buf(),
         None => {
@@ -148,17 +199,8 @@ fn load_checked(
     };
     let objective = Objective::load(&objective_file)?;
     let datasets = Datasets::load(data)?;
-    let (expected, jobs) = expected_identity(&objective, &datasets)?;
-    let diff = cache.identity.differences(&expected);
-    if !diff.is_empty() {
-        bail!(
-            "{} was built from other data than {} and the datasets now give; rebuild it with `plastifit traces`:\n  {}",
-            path.display(),
-            objective_file.display(),
-            diff.join("\n  ")
-        );
-    }
-    cache.validate()?;
+    check_identity(&cache, dir, &objective, &datasets)?;
+    let (_, jobs) = expected_identity(&objective, &datasets)?;
     Ok((cache, datasets, jobs))
 }
 
@@ -166,8 +208,9 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
     let (cache, _, _) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
     let rule = load_params(&args.params)?;
-    let replay = Replay::new(&cache)?;
-    let results = replay.evaluate(&rule, cache.identity.variant);
+    let variant = cache.identity.variant;
+    let replay = Replay::new(cache)?;
+    let results = replay.evaluate(&rule, variant);
     write_results(&args.out, &results)?;
     write_json(
         &args.out.join("config.json"),
@@ -175,7 +218,7 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
             "command": "evaluate",
             "traces": args.traces,
             "params": rule,
-            "variant": cache.identity.variant,
+            "variant": variant,
         }),
     )?;
     eprintln!("wrote {}/summary.csv and connections.csv", args.out.display());
@@ -201,10 +244,10 @@ pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
     let (cache, _, jobs) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
     let rule = load_params(&args.params)?;
-    let replay = Replay::new(&cache)?;
-    let replayed = replay.evaluate(&rule, cache.identity.variant);
+    let variant = cache.identity.variant;
+    let replayed = Replay::new(cache)?.evaluate(&rule, variant);
     let settings = RunnerSettings {
-        variant: cache.identity.variant,
+        variant,
         ..RunnerSettings::default()
     };
     let total: usize = jobs.iter().map(|j| j.connections.len()).sum();

@@ -7,6 +7,7 @@
 //! pareto.csv       the hall of fame (non-dominated set), replaced every generation
 //! best.json        the minimax best over the whole history, replaced every generation
 //! log.txt          one line per generation
+//! traces/          the trace cache of the replay engine (built once, checked on resume)
 //! ```
 //!
 //! Consistency after a kill: each generation first appends its rows to
@@ -148,6 +149,10 @@ impl RunFolder {
     pub fn best(&self) -> PathBuf {
         self.dir.join("best.json")
     }
+    pub fn traces(&self) -> PathBuf {
+        self.dir.join("traces")
+    }
+
     pub fn log(&self) -> PathBuf {
         self.dir.join("log.txt")
     }

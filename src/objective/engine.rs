@@ -54,6 +54,14 @@ impl ProtocolEngine for FullEngine {
     }
 }
 
+/// Trace replay (SPEC §8) of the cache's connections, with the rule variant
+/// the cache was built for; the cache's protocols must be in objective order.
+impl ProtocolEngine for crate::replay::Replay {
+    fn run(&self, params: &RuleParams) -> Result<Vec<ProtocolResult>> {
+        Ok(self.evaluate(params, self.cache().identity.variant))
+    }
+}
+
 /// One evaluated candidate: its errors (in SEM, objective order) and the
 /// in-silico mean EPSP ratio of each protocol.
 #[derive(Debug, Clone, PartialEq)]

@@ -112,8 +112,8 @@ struct Scratch {
 }
 
 /// A loaded cache ready to evaluate candidates.
-pub struct Replay<'a> {
-    cache: &'a TraceCache,
+pub struct Replay {
+    cache: TraceCache,
     prepared: Vec<Prepared>,
     waveform_dt_ms: f64,
 }
@@ -126,11 +126,11 @@ pub struct ReplayedProtocol {
     pub n: usize,
 }
 
-impl<'a> Replay<'a> {
+impl Replay {
     /// Checks the cache and derives the candidate-independent parts: the
     /// baseline test EPSPs (their release draws come first in the stream)
     /// and the release state after the induction.
-    pub fn new(cache: &'a TraceCache) -> Result<Replay<'a>> {
+    pub fn new(cache: TraceCache) -> Result<Replay> {
         cache.validate()?;
         let dt = cache.identity.settings.waveform_dt_ms;
         let mut prepared = Vec::new();
@@ -147,6 +147,10 @@ impl<'a> Replay<'a> {
             prepared,
             waveform_dt_ms: dt,
         })
+    }
+
+    pub fn cache(&self) -> &TraceCache {
+        &self.cache
     }
 
     /// Every protocol's per-connection outcomes, in the cache's order.
