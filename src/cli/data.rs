@@ -135,7 +135,8 @@ impl Datasets {
     }
 }
 
-/// Rule parameters from a JSON file or a built-in name.
+/// Rule parameters from a JSON file (the 11 parameters, or a fit's
+/// best.json) or a built-in name.
 pub fn load_params(name_or_path: &str) -> anyhow::Result<RuleParams> {
     if name_or_path == "chindemi2022" {
         return Ok(RuleParams::chindemi2022());
@@ -143,7 +144,13 @@ pub fn load_params(name_or_path: &str) -> anyhow::Result<RuleParams> {
     let text = std::fs::read_to_string(name_or_path).with_context(|| {
         format!("reading rule parameters '{name_or_path}' (a JSON file, or the built-in name chindemi2022)")
     })?;
-    let params: RuleParams = serde_json::from_str(&text)
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{name_or_path}: not JSON"))?;
+    // A fit's best.json holds the parameters under "parameters".
+    if let Some(inner) = value.get_mut("parameters").filter(|v| v.is_object()) {
+        value = inner.take();
+    }
+    let params: RuleParams = serde_json::from_value(value)
         .with_context(|| format!("{name_or_path}: not a JSON object of the 11 rule parameters"))?;
     params.validate().with_context(|| name_or_path.to_string())?;
     Ok(params)

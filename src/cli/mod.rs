@@ -4,11 +4,13 @@
 mod cell_cmds;
 mod data;
 mod fit;
+mod map;
 mod output;
 mod pathway_cmds;
 mod replay_cmds;
 mod run_folder;
 mod simulate;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +63,15 @@ pub enum Command {
     /// Replay and full engine on the cache's connections and seeds →
     /// DIR/replay_vs_full.csv, DIR/replay/, DIR/full/
     CheckReplay(replay_cmds::EvaluateArgs),
+    /// A rule (a run's best, or given parameters) on newly sampled
+    /// connections under held-out protocols: Welch tests against the
+    /// in-vitro data, figures, in-vivo calcium → DIR/validation.csv,
+    /// DIR/report.html, DIR/report.md, DIR/*.svg
+    Validate(validate::ValidateArgs),
+    /// EPSP ratio over pairing frequency × spike timing for a pathway (or
+    /// every pathway: the plasticitome) → DIR/map.csv, DIR/map_PATHWAY.svg,
+    /// DIR/report.html
+    Map(map::MapArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -88,6 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Traces(args) => replay_cmds::traces(args),
         Command::Evaluate(args) => replay_cmds::evaluate(args),
         Command::CheckReplay(args) => replay_cmds::check_replay(args),
+        Command::Validate(args) => validate::validate(args),
+        Command::Map(args) => map::map(args),
     }
 }
 

@@ -1,10 +1,12 @@
 //! In-vitro protocols (SPEC §5): the published table, the postsynaptic
 //! stimulus, the runner of one connection through one protocol, batches of
-//! connections, and single-spine calcium measurements.
+//! connections, timing × frequency maps, and single-spine calcium
+//! measurements.
 
 mod batch;
 pub mod calcium;
 pub mod calibrate;
+pub mod map;
 mod runner;
 mod stimulus;
 pub mod table;

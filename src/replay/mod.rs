@@ -20,4 +20,7 @@ pub use cache::{
     FORMAT_VERSION,
 };
 pub use eval::{Replay, ReplayedProtocol};
-pub use record::{bin_samples, engine_induction_rho, record_connection, record_job, RecordCheck};
+pub use record::{
+    bin_samples, engine_induction_rho, record_connection, record_job, record_variants, replay_jobs, replay_variants,
+    RecordCheck,
+};

@@ -8,7 +8,7 @@ use crate::protocol::{
     build_simulation, calibration_run, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol,
     Manipulation, RunnerSettings, SpikeStimulus,
 };
-use crate::sim::{Observer, Simulation, SPIKE_THRESHOLD_MV};
+use crate::sim::{NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
 use crate::synapse::{RuleParams, CAI_REST_MM};
 use crate::Result;
 use rand::SeedableRng;
@@ -130,7 +130,7 @@ fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSetting
     sim.synapses[i].expression.g_ampa_ns = g_ns;
     let t0 = sim.t + 1.0;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    sim.run(t0, &mut rng, &mut crate::sim::NoObserver)?;
+    sim.run(t0, &mut rng, &mut NoObserver)?;
     let v0 = sim.state.v[0];
     sim.synapses[i].fast.ampa.activate(1.0);
     sim.synapses[i].fast.nmda.activate(1.0);
@@ -178,31 +178,57 @@ fn cstar_over(t: &Timeline, values: &[f64], rest_excess: f64, c0: f64, tau: f64)
     (c, peak)
 }
 
-/// Records one connection under one protocol (`train`/`single`: the
-/// postsynaptic stimuli of the protocol's burst and of a lone spike).
-#[allow(clippy::too_many_arguments)]
-pub fn record_connection(
-    cell: &CellModel,
+/// What recording a connection shares between protocols that differ only
+/// in pairing frequency and timing: the settled simulation, the calibration
+/// transients and the single-synapse EPSP waveforms.
+struct Prelude<'c> {
+    base: Simulation<'c>,
+    rest: Vec<f64>,
+    pre: (Timeline, Vec<Vec<f64>>),
+    post: (Timeline, Vec<Vec<f64>>),
+    waveforms: Vec<(Vec<f64>, Vec<f64>)>,
+    check: BinCheck,
+}
+
+/// Running check of binned c* against the engine's, relative to the
+/// largest engine value seen (the calibration peaks come first).
+#[derive(Clone, Copy)]
+struct BinCheck {
+    worst: f64,
+    scale: f64,
+}
+
+impl BinCheck {
+    fn add(&mut self, engine: f64, bins: f64) {
+        self.scale = self.scale.max(engine.abs());
+        self.worst = self.worst.max((engine - bins).abs() / self.scale);
+    }
+}
+
+/// The reference rule of the frozen recordings (only τ* matters: the
+/// binning check rebuilds the engine's c* at it).
+fn reference_rule() -> RuleParams {
+    RuleParams::chindemi2022()
+}
+
+fn record_prelude<'c>(
+    cell: &'c CellModel,
     connection: &Connection,
     g_scale: f64,
     protocol: &InVitroProtocol,
-    train: &SpikeStimulus,
     single: &SpikeStimulus,
     runner: &RunnerSettings,
     settings: &TraceSettings,
-) -> Result<(ConnectionTraces, RecordCheck)> {
+) -> Result<Prelude<'c>> {
     let env = protocol_environment(protocol, runner);
     let mk801 = protocol.manipulation == Manipulation::Mk801Pre;
-    let reference = RuleParams::chindemi2022();
+    let reference = reference_rule();
     let mut base = build_simulation(cell, connection, g_scale, env, reference, runner, mk801)?;
     base.rule_settings.plasticity = false;
     let rest: Vec<f64> = base.synapses.iter().map(|s| s.fast.cai).collect();
-    let tau = reference.tau_star_ms;
-    let mut worst: f64 = 0.0;
-    let mut scale: f64 = 1e-12;
-    let mut check = |engine: f64, bins: f64| {
-        scale = scale.max(engine.abs());
-        worst = worst.max((engine - bins).abs() / scale);
+    let mut check = BinCheck {
+        worst: 0.0,
+        scale: 1e-12,
     };
 
     // Calibration transients (SPEC §5.2), as `calibration_peaks` runs them.
@@ -216,8 +242,14 @@ pub fn record_connection(
     let (post_t, post_v, post_peaks) = calib(false)?;
     for i in 0..rest.len() {
         let ex = rest[i] - CAI_REST_MM;
-        check(pre_peaks[i], cstar_over(&pre_t, &pre_v[i], ex, 0.0, tau).1);
-        check(post_peaks[i], cstar_over(&post_t, &post_v[i], ex, 0.0, tau).1);
+        check.add(
+            pre_peaks[i],
+            cstar_over(&pre_t, &pre_v[i], ex, 0.0, reference.tau_star_ms).1,
+        );
+        check.add(
+            post_peaks[i],
+            cstar_over(&post_t, &post_v[i], ex, 0.0, reference.tau_star_ms).1,
+        );
     }
 
     let waveforms = (0..base.synapses.len())
@@ -229,19 +261,99 @@ pub fn record_connection(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    Ok(Prelude {
+        base,
+        rest,
+        pre: (pre_t, pre_v),
+        post: (post_t, post_v),
+        waveforms,
+        check,
+    })
+}
 
-    // Baseline and induction with plasticity frozen, same release stream.
+/// Records one connection under one protocol (`train`/`single`: the
+/// postsynaptic stimuli of the protocol's burst and of a lone spike).
+#[allow(clippy::too_many_arguments)]
+pub fn record_connection(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    protocol: &InVitroProtocol,
+    train: &SpikeStimulus,
+    single: &SpikeStimulus,
+    runner: &RunnerSettings,
+    settings: &TraceSettings,
+) -> Result<(ConnectionTraces, RecordCheck)> {
+    let prelude = record_prelude(cell, connection, g_scale, protocol, single, runner, settings)?;
+    record_induction(&prelude, connection, protocol, train, runner, settings)
+}
+
+/// Records one connection under protocols that differ only in pairing
+/// frequency and timing (same [Ca²⁺]o, manipulation and burst period), the
+/// calibration and waveforms once; `trains[k]` is protocol k's burst stimulus.
+#[allow(clippy::too_many_arguments)]
+pub fn record_variants(
+    cell: &CellModel,
+    connection: &Connection,
+    g_scale: f64,
+    protocols: &[InVitroProtocol],
+    trains: &[SpikeStimulus],
+    single: &SpikeStimulus,
+    runner: &RunnerSettings,
+    settings: &TraceSettings,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<ConnectionTraces>> {
+    let Some(first) = protocols.first() else {
+        return Ok(Vec::new());
+    };
+    let prelude = record_prelude(cell, connection, g_scale, first, single, runner, settings)?;
+    protocols
+        .iter()
+        .zip(trains)
+        .map(|(p, train)| {
+            let out = record_induction(&prelude, connection, p, train, runner, settings).map(|(t, _)| t);
+            tick();
+            out
+        })
+        .collect()
+}
+
+fn record_induction(
+    prelude: &Prelude,
+    connection: &Connection,
+    protocol: &InVitroProtocol,
+    train: &SpikeStimulus,
+    runner: &RunnerSettings,
+    settings: &TraceSettings,
+) -> Result<(ConnectionTraces, RecordCheck)> {
+    let Prelude {
+        base,
+        rest,
+        pre: (pre_t, pre_v),
+        post: (post_t, post_v),
+        waveforms,
+        check,
+    } = prelude;
+    let mut check = *check;
+    let tau = reference_rule().tau_star_ms;
     let mut sim = base.fork();
     let mut rng = ChaCha8Rng::seed_from_u64(protocol_seed(connection.release_seed, &protocol.protocol_id));
     let period = protocol.burst_period_s * 1000.0;
     let c01_start = sim.t + 100.0;
     let tests: Vec<f64> = (0..runner.test_spikes).map(|k| c01_start + k as f64 * period).collect();
-    sim.add_presynaptic_spikes(&tests);
-    let mut spike_watch = SpikeWatch(false);
+    // A test EPSP leaves no voltage, receptor or calcium trace a burst
+    // period later, and replay rebuilds the baseline EPSPs by superposition,
+    // so only the release state and the random stream are carried through
+    // the baseline, with the draws the engine would make in its order.
+    for &t in &tests {
+        for s in &mut sim.synapses {
+            s.release.spike(t, s.expression.use_, &mut rng);
+        }
+    }
     sim.run(
         c01_start + runner.test_spikes as f64 * period,
         &mut rng,
-        &mut spike_watch,
+        &mut NoObserver,
     )?;
     let t_ind = sim.t;
     let cstar_ind: Vec<f64> = sim.synapses.iter().map(|s| s.fast.cstar).collect();
@@ -249,16 +361,13 @@ pub fn record_connection(
     sim.add_presynaptic_spikes(&pre);
     pulses.into_iter().for_each(|p| sim.add_pulse(p));
     let t_end = t_ind + f64::from(protocol.bursts) * period;
-    let (ind_t, ind_v, _) = record_run(&mut sim, &rest, t_end, &mut rng, *settings)?;
+    let (ind_t, ind_v, _) = record_run(&mut sim, rest, t_end, &mut rng, *settings)?;
     for i in 0..rest.len() {
         let ex = rest[i] - CAI_REST_MM;
         let c0 = ex * tau * (1.0 - (-t_ind / tau).exp());
-        check(cstar_ind[i], c0);
-        check(sim.synapses[i].fast.cstar, cstar_over(&ind_t, &ind_v[i], ex, c0, tau).0);
+        check.add(cstar_ind[i], c0);
+        check.add(sim.synapses[i].fast.cstar, cstar_over(&ind_t, &ind_v[i], ex, c0, tau).0);
     }
-    let excluded = spike_watch
-        .0
-        .then(|| "baseline: postsynaptic spike during test EPSPs".to_string());
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     // Only the rise and the peaks are needed (amplitude and 30-75 % slope):
     // keep every waveform up to the latest peak of any of them.
@@ -301,14 +410,14 @@ pub fn record_connection(
         .collect();
     let traces = ConnectionTraces {
         connection: connection.clone(),
-        excluded,
+        excluded: None,
         soma_rest_mv: base.state.v[0],
         c01_start_ms: c01_start,
         induction_start_ms: t_ind,
         induction_end_ms: t_end,
         induction_spikes_ms: pre,
-        calib_pre: pre_t,
-        calib_post: post_t,
+        calib_pre: pre_t.clone(),
+        calib_post: post_t.clone(),
         induction: ind_t,
         synapses,
     };
@@ -316,17 +425,9 @@ pub fn record_connection(
         traces,
         RecordCheck {
             tau_star_ms: tau,
-            max_relative_error: worst,
+            max_relative_error: check.worst,
         },
     ))
-}
-
-struct SpikeWatch(bool);
-
-impl Observer for SpikeWatch {
-    fn observe(&mut self, sim: &Simulation) {
-        self.0 |= sim.state.v[0] >= SPIKE_THRESHOLD_MV;
-    }
 }
 
 /// Records every connection of a protocol job in parallel; a connection the
@@ -437,17 +538,13 @@ pub fn engine_induction_rho(
     sim.run(
         c01_start + runner.test_spikes as f64 * period,
         &mut rng,
-        &mut crate::sim::NoObserver,
+        &mut NoObserver,
     )?;
     let t_ind = sim.t;
     let (pre, pulses) = induction_schedule(protocol, train, t_ind);
     sim.add_presynaptic_spikes(&pre);
     pulses.into_iter().for_each(|p| sim.add_pulse(p));
-    sim.run(
-        t_ind + f64::from(protocol.bursts) * period,
-        &mut rng,
-        &mut crate::sim::NoObserver,
-    )?;
+    sim.run(t_ind + f64::from(protocol.bursts) * period, &mut rng, &mut NoObserver)?;
     Ok(sim.synapses.iter().map(|s| s.efficacy.rho).collect())
 }
 
@@ -543,4 +640,141 @@ mod tests {
         let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
         assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
     }
+}
+
+/// Records `jobs` with plasticity frozen and replays `rule` on them, keeping
+/// no cache: the fast path for a single evaluation (`validate`, `map`),
+/// under the runner's [Ca²⁺]o and rule variant.
+pub fn replay_jobs(
+    jobs: &[crate::protocol::ProtocolJob],
+    rule: &RuleParams,
+    runner: &RunnerSettings,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<crate::protocol::ProtocolResult>> {
+    let settings = TraceSettings::default();
+    let protocols = jobs
+        .iter()
+        .map(|job| record_job(job, runner, &settings, tick).map(|(p, _)| p))
+        .collect::<Result<Vec<_>>>()?;
+    let identity = super::CacheIdentity {
+        format_version: super::FORMAT_VERSION,
+        objective: "(in memory)".into(),
+        protocols: jobs.iter().map(|j| j.protocol.protocol_id.clone()).collect(),
+        connections_per_protocol: jobs.iter().map(|j| j.connections.len()).max().unwrap_or(0),
+        sample_seed: 0,
+        variant: runner.variant,
+        datasets: Default::default(),
+        settings,
+    };
+    let replay = super::Replay::new(super::TraceCache { identity, protocols })?;
+    Ok(replay.evaluate(rule, runner.variant))
+}
+
+/// Replays `rule` on connections of one pathway under protocols that differ
+/// only in pairing frequency and timing (a map grid): each connection's
+/// calibration and waveforms are recorded once, each protocol's induction
+/// once. A protocol whose stimulus cannot be found excludes its connections.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_variants(
+    job: &crate::protocol::ProtocolJob,
+    protocols: &[InVitroProtocol],
+    rule: &RuleParams,
+    runner: &RunnerSettings,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<crate::protocol::ProtocolResult>> {
+    use crate::protocol::{find_spike_stimulus, AmplitudeGrid};
+    use rayon::prelude::*;
+    let settings = TraceSettings::default();
+    let rest = job.cell.resting_state()?;
+    let grid = AmplitudeGrid::default();
+    let Some(first) = protocols.first() else {
+        return Ok(Vec::new());
+    };
+    let stimulus =
+        |n: u32, f: f64| find_spike_stimulus(&job.cell, &rest, n as usize, f, &grid).map_err(|e| e.to_string());
+    let single = stimulus(1, first.frequency_hz);
+    // One stimulus search per distinct burst (pairs, frequency).
+    let mut bursts: Vec<(u32, f64)> = protocols
+        .iter()
+        .map(|p| (p.stimuli_per_burst, p.frequency_hz))
+        .collect();
+    bursts.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    bursts.dedup();
+    let found: Vec<std::result::Result<SpikeStimulus, String>> =
+        bursts.par_iter().map(|&(n, f)| stimulus(n, f)).collect();
+    let trains: Vec<std::result::Result<SpikeStimulus, String>> = protocols
+        .iter()
+        .map(|p| {
+            let k = bursts
+                .iter()
+                .position(|&b| b == (p.stimuli_per_burst, p.frequency_hz))
+                .expect("every burst was searched");
+            found[k].clone()
+        })
+        .collect();
+    let runnable: Vec<usize> = (0..protocols.len()).filter(|&k| trains[k].is_ok()).collect();
+    let chosen: Vec<InVitroProtocol> = runnable.iter().map(|&k| protocols[k].clone()).collect();
+    let chosen_trains: Vec<SpikeStimulus> = runnable.iter().map(|&k| trains[k].clone().expect("runnable")).collect();
+    let per_connection: Vec<Vec<ConnectionTraces>> = match &single {
+        Ok(single) => job
+            .connections
+            .par_iter()
+            .map(|c| {
+                record_variants(
+                    &job.cell,
+                    c,
+                    job.g_scale,
+                    &chosen,
+                    &chosen_trains,
+                    single,
+                    runner,
+                    &settings,
+                    tick,
+                )
+            })
+            .collect::<Result<_>>()?,
+        Err(_) => vec![Vec::new(); job.connections.len()],
+    };
+    let traces: Vec<super::ProtocolTraces> = protocols
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let slot = runnable.iter().position(|&r| r == k);
+            let connections = job
+                .connections
+                .iter()
+                .zip(&per_connection)
+                .map(|(c, recorded)| match (slot, &single, &trains[k]) {
+                    (Some(i), Ok(_), _) => recorded[i].clone(),
+                    (_, Err(reason), _) | (_, _, Err(reason)) => {
+                        excluded_connection(c, format!("postsynaptic stimulus: {reason}"))
+                    }
+                    (None, Ok(_), Ok(_)) => unreachable!("a protocol with a stimulus is runnable"),
+                })
+                .collect();
+            super::ProtocolTraces {
+                protocol: p.clone(),
+                pathway: job.pathway.clone(),
+                g_scale: job.g_scale,
+                block_depression: p.manipulation == Manipulation::Mk801Pre,
+                test_spikes: runner.test_spikes,
+                connections,
+            }
+        })
+        .collect();
+    let identity = super::CacheIdentity {
+        format_version: super::FORMAT_VERSION,
+        objective: "(in memory)".into(),
+        protocols: protocols.iter().map(|p| p.protocol_id.clone()).collect(),
+        connections_per_protocol: job.connections.len(),
+        sample_seed: 0,
+        variant: runner.variant,
+        datasets: Default::default(),
+        settings,
+    };
+    let replay = super::Replay::new(super::TraceCache {
+        identity,
+        protocols: traces,
+    })?;
+    Ok(replay.evaluate(rule, runner.variant))
 }

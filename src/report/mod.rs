@@ -7,6 +7,8 @@
 //!   heatmaps with a diverging colour map).
 //! - [`document`]: tables as Markdown or HTML, and a self-contained HTML page
 //!   (inline SVG, inline CSS, no scripts, no external resources).
+//! - [`validation`]: the per-protocol validation table (Welch tests against
+//!   the in-vitro mean ± SEM) and its figures.
 //!
 //! Everything here returns `String`s; writing files is the caller's job. All
 //! output is deterministic: the same input gives the same bytes.
@@ -14,6 +16,7 @@
 pub mod document;
 pub mod stats;
 pub mod svg;
+pub mod validation;
 
 pub use document::{Align, Block, Page, Section, Table};
 pub use stats::{
