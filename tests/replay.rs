@@ -1,5 +1,5 @@
-//! Trace replay against the engine on a small case: one L5TTPC→L5TTPC
-//! protocol, two connections.
+//! Trace replay against the engine on small cases: one L5TTPC→L5TTPC
+//! protocol on two connections, and the binned calcium of L23PC→L5TTPC.
 
 use plastifit::cell::{load_cell, CellModel};
 use plastifit::pathway::{embedded_recipes, find_recipe};
@@ -126,4 +126,14 @@ fn identity_differences_name_what_changed() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].starts_with("dataset protocol mrk97_07"), "{d:?}");
     assert!(base.differences(&identity(&a, seed)).is_empty());
+}
+
+#[test]
+fn binned_calcium_rebuilds_the_engine_cstar_with_long_nmda_tails() {
+    // Apical L23PC→L5TTPC synapses keep an NMDA calcium tail well into the
+    // quiet stretches the engine skips; the calibration peaks of c* (Cpre
+    // with full release) must still come out of the bins.
+    let job = job("sjh06_02", 3, 2022);
+    let (_, binning_error) = record_job(&job, &RunnerSettings::default(), &TraceSettings::default(), &|| ()).unwrap();
+    assert!(binning_error < 1e-3, "binning error {binning_error}");
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the cache layout; a cache of another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Resolution of the stored traces.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -6,9 +6,10 @@
 //! the test EPSPs by superposition of per-synapse somatic responses.
 //!
 //! Approximations, each measured by `plastifit check-replay`: expression
-//! frozen during induction; c* across a quiet stretch from a calcium excess
-//! decaying with τ_Ca (the NMDA tail there is below the engine's own quiet
-//! tolerance); test EPSPs by linear superposition of single-synapse
+//! frozen during induction; calcium binned (exact integrals, bins merged
+//! while calcium stays within a tolerance; a quiet stretch's NMDA tail
+//! binned exactly from the engine's closed form, its remainder a gap decaying
+//! with τ_Ca); test EPSPs by linear superposition of single-synapse
 //! responses scaled by released/Nrrp.
 
 mod cache;

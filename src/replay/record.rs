@@ -8,8 +8,8 @@ use crate::protocol::{
     build_simulation, calibration_run, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol,
     Manipulation, RunnerSettings, SpikeStimulus,
 };
-use crate::sim::{NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
-use crate::synapse::{RuleParams, CAI_REST_MM};
+use crate::sim::{ExpSum, NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
+use crate::synapse::{RuleParams, CAI_REST_MM, CAI_TAU_MS};
 use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -74,6 +74,32 @@ impl CalciumRecorder {
         self.bin_start = t;
     }
 
+    /// A quiet stretch of `h` ms with each synapse's cai − cai₀ in closed
+    /// form (`calcium`, from the stretch's start). While the NMDA tail still
+    /// adds calcium it is binned exactly, bin by bin; the rest is one gap bin
+    /// holding the excess over rest at its start, which then decays with τ_Ca.
+    fn quiet_stretch(&mut self, calcium: &[ExpSum], h: f64) {
+        self.flush(self.t_prev);
+        let bin = self.settings.bin_ms;
+        let tail = calcium.iter().map(nmda_tail_ms).fold(0.0, f64::max);
+        let fine = (bin * (tail / bin).ceil()).min(h);
+        let mut a = 0.0;
+        while a < fine - 1e-12 {
+            let b = (a + bin).min(fine);
+            let values: Vec<f64> = calcium.iter().map(|e| e.integral(a, b)).collect();
+            self.push(b - a, false, values.into_iter());
+            a = b;
+        }
+        if h - fine > 1e-12 {
+            let r: Vec<f64> = calcium
+                .iter()
+                .zip(&self.rest)
+                .map(|(e, rest)| CAI_REST_MM + e.at(fine) - rest)
+                .collect();
+            self.push(h - fine, true, r.into_iter());
+        }
+    }
+
     fn finish(mut self, t_end: f64) -> (Timeline, Vec<Vec<f64>>, bool) {
         self.flush(t_end);
         let (t, v) = merge_bins(&self.widths, &self.gap, &self.values, &self.settings);
@@ -90,10 +116,7 @@ impl Observer for CalciumRecorder {
             return;
         }
         if h > self.fine_max_ms {
-            // A quiet stretch: the excess over rest at its start decays with τ_Ca.
-            self.flush(self.t_prev);
-            let r: Vec<f64> = self.cai_prev.iter().zip(&self.rest).map(|(c, r)| c - r).collect();
-            self.push(h, true, r.into_iter());
+            self.quiet_stretch(&sim.last_skip_calcium, h);
             self.bin_start = t;
         } else {
             // The engine's own c* drive: cai at the step's midpoint, constant over the step.
@@ -121,6 +144,19 @@ impl Observer for CalciumRecorder {
             *c = s.fast.cai;
         }
     }
+}
+
+/// Time (ms) after which the NMDA-driven terms of a quiet stretch's
+/// calcium add less than 1e-8 mM·ms to c* (1e-7 of a typical calibration
+/// peak): every term but the τ_Ca one, which a gap bin represents exactly.
+fn nmda_tail_ms(calcium: &ExpSum) -> f64 {
+    const NEGLIGIBLE_MM_MS: f64 = 1e-8;
+    calcium
+        .terms()
+        .iter()
+        .filter(|(_, tau)| (tau - CAI_TAU_MS).abs() > 1e-9 * CAI_TAU_MS)
+        .map(|&(a, tau)| tau * ((a.abs() * tau * 2.0) / NEGLIGIBLE_MM_MS).ln().max(0.0))
+        .fold(0.0, f64::max)
 }
 
 /// Somatic waveform above rest after a full release of synapse `i` at

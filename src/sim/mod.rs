@@ -9,7 +9,7 @@ pub use measure::{
     cell_report, count_spikes, first_crossing, pulse_response, rheobase, CellReport, SPIKE_THRESHOLD_MV,
 };
 
-pub use quiet::QuietSettings;
+pub use quiet::{ExpSum, QuietSettings};
 
 use crate::cell::{CellModel, CellState, Workspace};
 use crate::synapse::{Environment, RuleParams, RuleSettings, Synapse};
@@ -99,6 +99,9 @@ pub struct Simulation<'c> {
     /// Fine steps taken and quiet stretches skipped so far.
     pub fine_steps: u64,
     pub skips: u64,
+    /// cai − cai₀ of each synapse over the last quiet stretch, in closed
+    /// form from its start (for recorders that bin calcium exactly).
+    pub last_skip_calcium: Vec<ExpSum>,
 }
 
 impl<'c> Simulation<'c> {
@@ -121,6 +124,7 @@ impl<'c> Simulation<'c> {
             context: format!("cell {}", cell.name),
             fine_steps: 0,
             skips: 0,
+            last_skip_calcium: Vec::new(),
         }
     }
 

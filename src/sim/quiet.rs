@@ -40,8 +40,8 @@ impl Default for QuietSettings {
 }
 
 /// c + Σ aₖ·exp(−t/τₖ).
-#[derive(Debug, Clone, Copy, Default)]
-struct ExpSum {
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExpSum {
     constant: f64,
     terms: [(f64, f64); 4],
     len: usize,
@@ -53,10 +53,22 @@ impl ExpSum {
         self.len += 1;
     }
 
-    fn at(&self, t: f64) -> f64 {
+    pub fn at(&self, t: f64) -> f64 {
         self.terms[..self.len]
             .iter()
             .fold(self.constant, |acc, &(a, tau)| acc + a * (-t / tau).exp())
+    }
+
+    /// ∫ₐᵇ of the sum.
+    pub fn integral(&self, a: f64, b: f64) -> f64 {
+        self.terms[..self.len].iter().fold(self.constant * (b - a), |acc, &(c, tau)| {
+            acc + c * tau * ((-a / tau).exp() - (-b / tau).exp())
+        })
+    }
+
+    /// The exponential terms (coefficient, time constant).
+    pub fn terms(&self) -> &[(f64, f64)] {
+        &self.terms[..self.len]
     }
 
     /// Solution of y' = −y/τ + self(t), y(0) = y0, as another sum.
@@ -89,9 +101,11 @@ impl Simulation<'_> {
         self.state.v.clone_from(&self.rest.v);
         self.cell.advance_gates(&mut self.state, h);
         let max_sub = self.settings.quiet.max_substep_ms;
+        self.last_skip_calcium.clear();
         for s in &mut self.synapses {
             let v = self.rest.v[s.compartment];
-            skip_synapse(s, v, h, &self.env, &self.rule, &self.rule_settings, max_sub);
+            let cai = skip_synapse(s, v, h, &self.env, &self.rule, &self.rule_settings, max_sub);
+            self.last_skip_calcium.push(cai);
         }
         self.t = t_end;
     }
@@ -105,7 +119,7 @@ fn skip_synapse(
     rule: &RuleParams,
     settings: &RuleSettings,
     max_sub: f64,
-) {
+) -> ExpSum {
     let f = &mut s.fast;
     f.vdcc_m = relax(f.vdcc_m, vdcc_minf(v), h, 1.0);
     f.vdcc_h = relax(f.vdcc_h, vdcc_hinf(v), h, 27.0);
@@ -136,6 +150,7 @@ fn skip_synapse(
         s.peak_cstar = s.peak_cstar.max(cstar.at(t));
         s.peak_cai = s.peak_cai.max(CAI_REST_MM + cai_dev.at(t));
     }
+    cai_dev
 }
 
 /// ρ, Use, Ĝ over [0, h] given the closed-form c*(t).
