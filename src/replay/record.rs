@@ -692,15 +692,24 @@ pub fn replay_jobs(
         .iter()
         .map(|job| record_job(job, runner, &settings, tick).map(|(p, _)| p))
         .collect::<Result<Vec<_>>>()?;
+    replay_in_memory(protocols, rule, runner)
+}
+
+/// Replays `rule` on traces kept in memory only (no identity to check).
+fn replay_in_memory(
+    protocols: Vec<super::ProtocolTraces>,
+    rule: &RuleParams,
+    runner: &RunnerSettings,
+) -> Result<Vec<crate::protocol::ProtocolResult>> {
     let identity = super::CacheIdentity {
         format_version: super::FORMAT_VERSION,
         objective: "(in memory)".into(),
-        protocols: jobs.iter().map(|j| j.protocol.protocol_id.clone()).collect(),
-        connections_per_protocol: jobs.iter().map(|j| j.connections.len()).max().unwrap_or(0),
+        protocols: protocols.iter().map(|p| p.protocol.protocol_id.clone()).collect(),
+        connections_per_protocol: protocols.iter().map(|p| p.connections.len()).max().unwrap_or(0),
         sample_seed: 0,
         variant: runner.variant,
         datasets: Default::default(),
-        settings,
+        settings: TraceSettings::default(),
     };
     let replay = super::Replay::new(super::TraceCache { identity, protocols })?;
     Ok(replay.evaluate(rule, runner.variant))
@@ -798,19 +807,5 @@ pub fn replay_variants(
             }
         })
         .collect();
-    let identity = super::CacheIdentity {
-        format_version: super::FORMAT_VERSION,
-        objective: "(in memory)".into(),
-        protocols: protocols.iter().map(|p| p.protocol_id.clone()).collect(),
-        connections_per_protocol: job.connections.len(),
-        sample_seed: 0,
-        variant: runner.variant,
-        datasets: Default::default(),
-        settings,
-    };
-    let replay = super::Replay::new(super::TraceCache {
-        identity,
-        protocols: traces,
-    })?;
-    Ok(replay.evaluate(rule, runner.variant))
+    replay_in_memory(traces, rule, runner)
 }
