@@ -2,36 +2,16 @@
 //! interruption by SIGKILL, refusal of changed runs, the best report, bad
 //! objective files and convergence to the synthetic optimum.
 
+mod cli;
+
+use cli::{failing, ok};
 use plastifit::objective::SyntheticEngine;
 use plastifit::synapse::{PARAM_BOUNDS, PARAM_NAMES};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const OBJECTIVE: &str = "objectives/synthetic.json";
-
-fn plastifit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastifit"))
-        .args(args)
-        .output()
-        .expect("running plastifit")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = plastifit(args);
-    assert!(
-        out.status.success(),
-        "plastifit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failing(args: &[&str]) -> String {
-    let out = plastifit(args);
-    assert!(!out.status.success(), "plastifit {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -350,8 +330,8 @@ fn bad_objective_files_are_refused_naming_the_field() {
             "protocol 'mrk99_99' is not in the dataset",
         ),
         (
-            Box::new(|v| v["engine"] = serde_json::json!("replay")),
-            "replay engine not available in this build",
+            Box::new(|v| v["engine"] = serde_json::json!("quantum")),
+            "engine",
         ),
     ];
     for (i, (edit, expected)) in cases.into_iter().enumerate() {

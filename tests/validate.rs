@@ -3,6 +3,9 @@
 //! baseline exclusion, well-formed figures and pages, bad input; and the
 //! map's shared-calibration replay against per-protocol recording.
 
+mod cli;
+
+use cli::{failing, ok};
 use plastifit::protocol::map::grid_protocols;
 use plastifit::protocol::{embedded_protocols, ProtocolJob, RunnerSettings};
 use plastifit::replay::{replay_jobs, replay_variants};
@@ -10,30 +13,6 @@ use plastifit::report::welch_sample_vs_summary;
 use plastifit::synapse::RuleParams;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn plastifit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plastifit"))
-        .args(args)
-        .output()
-        .expect("running plastifit")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = plastifit(args);
-    assert!(
-        out.status.success(),
-        "plastifit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failing(args: &[&str]) -> String {
-    let out = plastifit(args);
-    assert!(!out.status.success(), "plastifit {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
 
 fn records(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -89,6 +89,11 @@ pub fn protocol_seed(release_seed: u64, protocol_id: &str) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Seed of a connection's release draws after induction (C02).
+pub fn after_seed(release_seed: u64, protocol_id: &str) -> u64 {
+    protocol_seed(release_seed, &format!("{protocol_id}/after"))
+}
+
 /// Builds the connection's synapses on the cell and settles everything.
 pub fn build_simulation<'c>(
     cell: &'c CellModel,
@@ -380,6 +385,13 @@ pub fn run_connection(
     sim.run(t_end, &mut rng, &mut crate::sim::NoObserver)?;
     sim.clear_pulses();
     settle_efficacies(&mut sim, &mut rng, settings)?;
+    // The settling stands for minutes of rest: every release site has
+    // recovered, and the after-phase draws come from a stream of their own,
+    // so they do not depend on how many draws the induction consumed.
+    for s in &mut sim.synapses {
+        s.release = s.release.rested();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(after_seed(connection.release_seed, &protocol.protocol_id));
     let t_after = sim.t + period;
     let after = match test_phase(&mut sim, &mut rng, t_after, period, settings)? {
         Ok(a) => a,

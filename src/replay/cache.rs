@@ -177,8 +177,6 @@ pub struct ConnectionTraces {
     pub c01_start_ms: f64,
     pub induction_start_ms: f64,
     pub induction_end_ms: f64,
-    /// Presynaptic spike times of the induction (ms).
-    pub induction_spikes_ms: Vec<f64>,
     pub calib_pre: Timeline,
     pub calib_post: Timeline,
     pub induction: Timeline,

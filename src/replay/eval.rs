@@ -2,7 +2,7 @@
 
 use super::cache::{ConnectionTraces, ProtocolTraces, Timeline, TraceCache};
 use crate::pathway::Tree;
-use crate::protocol::{protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
+use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
 use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
 use crate::Result;
 use rand::SeedableRng;
@@ -71,7 +71,7 @@ struct Prepared {
     calib_pre: Grid,
     calib_post: Grid,
     induction: Grid,
-    /// Release states and generator after the induction.
+    /// Release states and generator of the after phase (C02).
     releases: Vec<Release>,
     rng: ChaCha8Rng,
     baseline: std::result::Result<TestEpsps, String>,
@@ -588,11 +588,10 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         dt,
         &mut scratch,
     );
-    for &t in &c.induction_spikes_ms {
-        for (r, s) in releases.iter_mut().zip(&c.synapses) {
-            r.spike(t, s.use0, &mut rng);
-        }
-    }
+    // After the settling the engine starts rested sites and a stream of
+    // their own; the induction's draws do not reach the after phase.
+    let releases = releases.iter().map(Release::rested).collect();
+    let rng = ChaCha8Rng::seed_from_u64(after_seed(c.connection.release_seed, &p.protocol.protocol_id));
     let baseline = if c.soma_rest_mv + baseline.peak_mv >= crate::sim::SPIKE_THRESHOLD_MV {
         Err("baseline: postsynaptic spike during test EPSPs (superposed)".to_string())
     } else {

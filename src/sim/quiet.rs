@@ -61,9 +61,11 @@ impl ExpSum {
 
     /// ∫ₐᵇ of the sum.
     pub fn integral(&self, a: f64, b: f64) -> f64 {
-        self.terms[..self.len].iter().fold(self.constant * (b - a), |acc, &(c, tau)| {
-            acc + c * tau * ((-a / tau).exp() - (-b / tau).exp())
-        })
+        self.terms[..self.len]
+            .iter()
+            .fold(self.constant * (b - a), |acc, &(c, tau)| {
+                acc + c * tau * ((-a / tau).exp() - (-b / tau).exp())
+            })
     }
 
     /// The exponential terms (coefficient, time constant).

@@ -31,6 +31,11 @@ impl Release {
         }
     }
 
+    /// The state after a long rest: every site recovered, no facilitation left.
+    pub fn rested(&self) -> Release {
+        Release::new(self.nrrp, self.dep_ms, self.fac_ms)
+    }
+
     pub fn nrrp(&self) -> u32 {
         self.nrrp
     }
