@@ -329,10 +329,7 @@ fn bad_objective_files_are_refused_naming_the_field() {
             Box::new(|v| v["protocols"][0]["id"] = serde_json::json!("mrk99_99")),
             "protocol 'mrk99_99' is not in the dataset",
         ),
-        (
-            Box::new(|v| v["engine"] = serde_json::json!("quantum")),
-            "engine",
-        ),
+        (Box::new(|v| v["engine"] = serde_json::json!("quantum")), "engine"),
     ];
     for (i, (edit, expected)) in cases.into_iter().enumerate() {
         let mut v = good.clone();

@@ -652,30 +652,6 @@ pub fn bin_samples(dt_ms: f64, cai_mm: &[Vec<f64>], settings: &TraceSettings) ->
     (t, v.iter().map(|x| x.iter().map(|&y| y as f32).collect()).collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sampled_calcium_bins_give_the_exact_filter() {
-        // cai − cai₀ = A·exp(−t/12) sampled every 0.025 ms over 200 ms:
-        // c* at the end for τ* = 250 has a closed form.
-        let (a, tau, dt, len) = (1e-3, 250.0, 0.025, 8001);
-        let cai: Vec<f64> = (0..len)
-            .map(|k| CAI_REST_MM + a * (-(k as f64) * dt / crate::synapse::CAI_TAU_MS).exp())
-            .collect();
-        let settings = TraceSettings::default();
-        let (t, v) = bin_samples(dt, &[cai], &settings);
-        assert!((t.duration_ms() - 200.0).abs() < 1e-9);
-        assert!(t.len() < 8000 / 10, "bins were not merged: {}", t.len());
-        let values: Vec<f64> = v[0].iter().map(|&x| f64::from(x)).collect();
-        let (end, _) = cstar_over(&t, &values, 0.0, 0.0, tau);
-        let k = 1.0 / (1.0 / tau - 1.0 / crate::synapse::CAI_TAU_MS);
-        let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
-        assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
-    }
-}
-
 /// Records `jobs` with plasticity frozen and replays `rule` on them, keeping
 /// no cache: the fast path for a single evaluation (`validate`, `map`),
 /// under the runner's [Ca²⁺]o and rule variant.
@@ -806,4 +782,28 @@ pub fn replay_variants(
         })
         .collect();
     replay_in_memory(traces, rule, runner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_calcium_bins_give_the_exact_filter() {
+        // cai − cai₀ = A·exp(−t/12) sampled every 0.025 ms over 200 ms:
+        // c* at the end for τ* = 250 has a closed form.
+        let (a, tau, dt, len) = (1e-3, 250.0, 0.025, 8001);
+        let cai: Vec<f64> = (0..len)
+            .map(|k| CAI_REST_MM + a * (-(k as f64) * dt / crate::synapse::CAI_TAU_MS).exp())
+            .collect();
+        let settings = TraceSettings::default();
+        let (t, v) = bin_samples(dt, &[cai], &settings);
+        assert!((t.duration_ms() - 200.0).abs() < 1e-9);
+        assert!(t.len() < 8000 / 10, "bins were not merged: {}", t.len());
+        let values: Vec<f64> = v[0].iter().map(|&x| f64::from(x)).collect();
+        let (end, _) = cstar_over(&t, &values, 0.0, 0.0, tau);
+        let k = 1.0 / (1.0 / tau - 1.0 / crate::synapse::CAI_TAU_MS);
+        let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
+        assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
+    }
 }
