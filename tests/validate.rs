@@ -167,38 +167,30 @@ fn validate_and_map_refuse_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v");
     let o = out.to_str().unwrap();
-    let err = failing(&[
-        "validate",
-        "--params",
-        "chindemi2022",
-        "--protocols",
-        "nope_01",
-        "--out",
-        o,
-    ]);
-    assert!(err.contains("nope_01"), "{err}");
-    let err = failing(&[
-        "validate",
-        "--params",
-        "chindemi2022",
-        "--compare-cao",
-        "2.0,-1",
-        "--out",
-        o,
-    ]);
-    assert!(err.contains("-1"), "{err}");
-    let err = failing(&[
-        "validate",
-        "--run",
-        dir.path().join("none").to_str().unwrap(),
-        "--out",
-        o,
-    ]);
-    assert!(err.contains("none"), "{err}");
-    let err = failing(&["map", "--pathway", "L9-L9", "--out", o]);
-    assert!(err.contains("L9-L9"), "{err}");
-    let err = failing(&["map", "--pathway", "L5TTPC-L5TTPC", "--frequencies", "0,10", "--out", o]);
-    assert!(err.contains("--frequencies"), "{err}");
+    let missing_run = dir.path().join("none");
+    let r = missing_run.to_str().unwrap();
+    let params = ["--params", "chindemi2022"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            [&["validate"], &params[..], &["--protocols", "nope_01"]].concat(),
+            "nope_01",
+        ),
+        (
+            [&["validate"], &params[..], &["--compare-cao", "2.0,-1"]].concat(),
+            "-1",
+        ),
+        (vec!["validate", "--run", r], "none"),
+        (vec!["map", "--pathway", "L9-L9"], "L9-L9"),
+        (
+            vec!["map", "--pathway", "L5TTPC-L5TTPC", "--frequencies", "0,10"],
+            "--frequencies",
+        ),
+    ];
+    for (mut args, expected) in cases {
+        args.extend(["--out", o]);
+        let err = failing(&args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
     assert!(!out.exists(), "nothing is written for refused input");
 }
 

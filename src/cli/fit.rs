@@ -133,11 +133,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
             args.run.display()
         );
     }
-    let evaluator = ObjectiveEvaluator::new(
-        &config.objective,
-        &data.protocols,
-        build_engine(&config, &data, &folder)?,
-    )?;
+    let evaluator = build_evaluator(&config, &data, &folder)?;
     let state = OptimiserState::new(config.optimiser.clone(), &evaluator, config.seed)?;
 
     write_json(&folder.config(), &config)?;
@@ -198,11 +194,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
             args.run.display()
         );
     }
-    let evaluator = ObjectiveEvaluator::new(
-        &config.objective,
-        &data.protocols,
-        build_engine(&config, &data, &folder)?,
-    )?;
+    let evaluator = build_evaluator(&config, &data, &folder)?;
 
     let mut record = match folder.read_checkpoint()? {
         Some(ckpt) => {
@@ -322,6 +314,16 @@ fn pathway_recipes(data: &Datasets, protocols: &[InVitroProtocol]) -> anyhow::Re
         }
     }
     Ok(out)
+}
+
+/// The run's objective as an optimisation problem, on the engine it asks for.
+fn build_evaluator(
+    config: &RunConfig,
+    data: &Datasets,
+    folder: &RunFolder,
+) -> anyhow::Result<ObjectiveEvaluator<Box<dyn ProtocolEngine>>> {
+    let engine = build_engine(config, data, folder)?;
+    Ok(ObjectiveEvaluator::new(&config.objective, &data.protocols, engine)?)
 }
 
 /// The engine an objective asks for.
