@@ -139,17 +139,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     write_json(&folder.config(), &config)?;
     let history_bytes = create_with(&folder.history(), &Table { config: &config }.header())?;
     let log_bytes = create_with(&folder.log(), start_line(&config, "fit").as_bytes())?;
-    let record = RunCheckpoint {
-        format: RUN_FORMAT,
-        target_generations: args.generations,
-        history_bytes,
-        log_bytes,
-        history_rows: 0,
-        valid_count: 0,
-        best: None,
-        front: Vec::new(),
-        state,
-    };
+    let record = RunCheckpoint::fresh(args.generations, history_bytes, log_bytes, state);
     drive(&folder, &config, &evaluator, record)
 }
 
@@ -215,17 +205,8 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<()> {
             // Interrupted before the first generation finished: start again.
             let history_bytes = create_with(&folder.history(), &Table { config: &config }.header())?;
             let log_bytes = std::fs::metadata(folder.log()).map_or(0, |m| m.len());
-            RunCheckpoint {
-                format: RUN_FORMAT,
-                target_generations: config.generations,
-                history_bytes,
-                log_bytes,
-                history_rows: 0,
-                valid_count: 0,
-                best: None,
-                front: Vec::new(),
-                state: OptimiserState::new(config.optimiser.clone(), &evaluator, config.seed)?,
-            }
+            let state = OptimiserState::new(config.optimiser.clone(), &evaluator, config.seed)?;
+            RunCheckpoint::fresh(config.generations, history_bytes, log_bytes, state)
         }
     };
     let at = record.state.generation();

@@ -95,6 +95,24 @@ pub struct RunCheckpoint {
     pub state: OptimiserState,
 }
 
+impl RunCheckpoint {
+    /// A run before its first generation, with the bytes already in
+    /// history.csv (its header) and log.txt.
+    pub fn fresh(target_generations: u64, history_bytes: u64, log_bytes: u64, state: OptimiserState) -> Self {
+        RunCheckpoint {
+            format: RUN_FORMAT,
+            target_generations,
+            history_bytes,
+            log_bytes,
+            history_rows: 0,
+            valid_count: 0,
+            best: None,
+            front: Vec::new(),
+            state,
+        }
+    }
+}
+
 /// One protocol's line of best.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestProtocol {
