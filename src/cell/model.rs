@@ -38,16 +38,27 @@ pub struct CellModel {
     reversal: [f64; 3],
     /// Rate tables by `ChannelKind::index`.
     tables: Vec<RateTable>,
-    /// Parent index and axial conductance (µS) of every compartment, flat
-    /// for the solver (entry 0, the root, is unused).
-    parents: Vec<usize>,
-    g_axial: Vec<f64>,
+    /// (compartment, parent, axial conductance µS) of every non-root
+    /// compartment, deepest first: the solver's elimination order. Siblings
+    /// of one depth are independent, so their eliminations overlap in the
+    /// processor instead of waiting on one another along each section.
+    elimination: Vec<(usize, usize, f64)>,
+    /// Per compartment: the axial conductances on its diagonal (its own
+    /// and its children's), leak conductance and leak current at 0 mV.
+    d_axial: Vec<f64>,
+    g_pas: Vec<f64>,
+    i_pas: Vec<f64>,
+    cm_nf: Vec<f64>,
+    /// Channels of each kind (by `ChannelKind::index`), a contiguous range.
+    kind_ranges: Vec<std::ops::Range<usize>>,
     /// The resting state, found once on first use.
     rest: std::sync::OnceLock<CellState>,
 }
 
-/// The fine step the rate tables carry decay factors for (ms).
+/// The steps the rate tables carry decay factors for (ms): the fine step
+/// during activity and the step of relaxation back to rest.
 pub const STANDARD_DT_MS: f64 = 0.025;
+pub const RELAX_DT_MS: f64 = 0.25;
 
 /// Voltages and gates of a cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +74,9 @@ pub struct CellState {
 pub struct Workspace {
     d: Vec<f64>,
     b: Vec<f64>,
+    /// cm/h of every compartment for the step `cap_h`.
+    cap: Vec<f64>,
+    cap_h: f64,
     pub extra_g: Vec<f64>,
     pub extra_b: Vec<f64>,
 }
@@ -72,6 +86,8 @@ impl Workspace {
         Workspace {
             d: vec![0.0; n],
             b: vec![0.0; n],
+            cap: vec![0.0; n],
+            cap_h: f64::NAN,
             extra_g: vec![0.0; n],
             extra_b: vec![0.0; n],
         }
@@ -91,6 +107,13 @@ impl Workspace {
     /// Adds an injected current (nA, depolarising positive).
     pub fn add_injection(&mut self, comp: usize, i_na: f64) {
         self.extra_b[comp] += i_na;
+    }
+
+    fn set_step(&mut self, cm_nf: &[f64], h: f64) {
+        if self.cap_h != h {
+            self.cap.iter_mut().zip(cm_nf).for_each(|(c, cm)| *c = cm / h);
+            self.cap_h = h;
+        }
     }
 }
 
@@ -186,15 +209,32 @@ impl CellModel {
         }
         // Grouped by kind, each rate table stays in cache while it is used.
         channels.sort_by_key(|c: &Channel| (c.kind.index(), c.compartment));
-        let parents = compartments.iter().map(|c| c.parent.unwrap_or(0)).collect();
-        let g_axial = compartments
+        let elimination = elimination_order(&compartments);
+        let g_axial: Vec<f64> = compartments
             .iter()
             .map(|c| if c.parent.is_some() { c.g_axial_us } else { 0.0 })
             .collect();
+        let mut d_axial = g_axial.clone();
+        for (c, g) in compartments.iter().zip(&g_axial) {
+            if let Some(p) = c.parent {
+                d_axial[p] += g;
+            }
+        }
+        let kind_ranges = ChannelKind::ALL
+            .iter()
+            .map(|&k| {
+                let start = channels.partition_point(|c| c.kind.index() < k.index());
+                start..channels.partition_point(|c| c.kind.index() <= k.index())
+            })
+            .collect();
         Ok(CellModel {
             name: desc.name.clone(),
-            parents,
-            g_axial,
+            elimination,
+            d_axial,
+            g_pas: compartments.iter().map(|c| c.g_pas_us).collect(),
+            i_pas: compartments.iter().map(|c| c.g_pas_us * c.e_pas_mv).collect(),
+            cm_nf: compartments.iter().map(|c| c.cm_nf).collect(),
+            kind_ranges,
             compartments,
             channels,
             section_names: desc.sections.iter().map(|s| s.name.clone()).collect(),
@@ -202,7 +242,7 @@ impl CellModel {
             reversal: [desc.ena_mv, desc.ek_mv, desc.eh_mv],
             tables: ChannelKind::ALL
                 .iter()
-                .map(|&k| RateTable::new(k, celsius, STANDARD_DT_MS))
+                .map(|&k| RateTable::new(k, celsius, [STANDARD_DT_MS, RELAX_DT_MS]))
                 .collect(),
             rest: std::sync::OnceLock::new(),
         })
@@ -235,45 +275,72 @@ impl CellModel {
     /// One backward-Euler step of h ms: voltages first, then gates at the
     /// new voltages (the staggered scheme of NEURON's default method).
     pub fn step(&self, state: &mut CellState, ws: &mut Workspace, h: f64) {
-        for (i, c) in self.compartments.iter().enumerate() {
-            let cap = c.cm_nf / h;
-            ws.d[i] = cap + c.g_pas_us + ws.extra_g[i];
-            ws.b[i] = cap * state.v[i] + c.g_pas_us * c.e_pas_mv + ws.extra_b[i];
+        ws.set_step(&self.cm_nf, h);
+        let rows = ws.d.iter_mut().zip(ws.b.iter_mut()).zip(&ws.cap).zip(&state.v);
+        let fixed = self.g_pas.iter().zip(&self.d_axial).zip(&self.i_pas);
+        let extra = ws.extra_g.iter().zip(&ws.extra_b);
+        for ((((d, b), cap), v), (((g_pas, d_axial), i_pas), (eg, eb))) in rows.zip(fixed.zip(extra)) {
+            *d = cap + g_pas + d_axial + eg;
+            *b = cap * v + i_pas + eb;
         }
-        for (ch, g) in self.channels.iter().zip(&state.gates) {
-            let gc = ch.conductance(g);
-            ws.d[ch.compartment] += gc;
-            ws.b[ch.compartment] += gc * self.reversal(ch.kind.ion());
-        }
+        self.add_channel_conductances(&state.gates, &mut ws.d, &mut ws.b);
         self.solve_tree(&mut ws.d, &mut ws.b, &mut state.v);
         self.advance_gates(state, h);
     }
 
-    /// Solves the tree system (diagonal d without the axial terms, rhs b)
-    /// into v: the axial conductances are added here, then eliminated from
-    /// the leaves to the root (parents precede children) and substituted back.
+    /// Adds every channel's conductance g to the diagonal and g·E to the
+    /// right-hand side, one kind at a time so the open fraction is inlined.
+    fn add_channel_conductances(&self, gates: &[[f64; 3]], d: &mut [f64], b: &mut [f64]) {
+        let mut add = |kind: ChannelKind, open: fn(&[f64; 3]) -> f64| {
+            let range = self.kind_ranges[kind.index()].clone();
+            let e = self.reversal(kind.ion());
+            for (ch, g) in self.channels[range.clone()].iter().zip(&gates[range]) {
+                let gc = ch.gbar_us * ch.g_factor * open(g);
+                d[ch.compartment] += gc;
+                b[ch.compartment] += gc * e;
+            }
+        };
+        add(ChannelKind::Nat, |g| g[0] * g[0] * g[0] * g[1]);
+        add(ChannelKind::Kfast, |g| g[0]);
+        add(ChannelKind::Kslow, |g| g[0] * g[0] * 0.5 * (g[1] + g[2]));
+        add(ChannelKind::Nap, |g| g[0]);
+        add(ChannelKind::Km, |g| g[0]);
+        add(ChannelKind::Ih, |g| g[0]);
+    }
+
+    /// Solves the tree system (diagonal d with the axial terms, rhs b) into
+    /// v: eliminated from the leaves to the root (parents precede children),
+    /// keeping 1/d of each eliminated row for the substitution back.
     fn solve_tree(&self, d: &mut [f64], b: &mut [f64], v: &mut [f64]) {
-        let (parents, g) = (&self.parents, &self.g_axial);
-        let n = parents.len();
-        for i in 1..n {
-            d[parents[i]] += g[i];
-            d[i] += g[i];
-        }
-        for i in (1..n).rev() {
-            let f = g[i] / d[i];
-            d[parents[i]] -= f * g[i];
-            b[parents[i]] += f * b[i];
+        for &(i, p, g) in &self.elimination {
+            let inv = 1.0 / d[i];
+            let f = g * inv;
+            d[i] = inv;
+            d[p] -= f * g;
+            b[p] += f * b[i];
         }
         v[0] = b[0] / d[0];
-        for i in 1..n {
-            v[i] = (b[i] + g[i] * v[parents[i]]) / d[i];
+        for &(i, p, g) in self.elimination.iter().rev() {
+            v[i] = (b[i] + g * v[p]) * d[i];
         }
     }
 
     /// Gates over h at the state's voltages.
     pub fn advance_gates(&self, state: &mut CellState, h: f64) {
-        for (ch, g) in self.channels.iter().zip(state.gates.iter_mut()) {
-            self.tables[ch.kind.index()].advance(g, state.v[ch.compartment] - ch.vshift_mv, h);
+        let CellState { v, gates } = state;
+        for kind in ChannelKind::ALL {
+            let range = self.kind_ranges[kind.index()].clone();
+            let table = &self.tables[kind.index()];
+            let group = self.channels[range.clone()].iter().zip(&mut gates[range]);
+            let Some(k) = table.step_index(h) else {
+                group.for_each(|(ch, g)| table.advance(g, v[ch.compartment] - ch.vshift_mv, h));
+                continue;
+            };
+            match kind.gate_count() {
+                1 => group.for_each(|(ch, g)| table.advance_tabulated::<1>(g, v[ch.compartment] - ch.vshift_mv, k)),
+                2 => group.for_each(|(ch, g)| table.advance_tabulated::<2>(g, v[ch.compartment] - ch.vshift_mv, k)),
+                _ => group.for_each(|(ch, g)| table.advance_tabulated::<3>(g, v[ch.compartment] - ch.vshift_mv, k)),
+            }
         }
     }
 
@@ -300,6 +367,7 @@ impl CellModel {
                 b[k] -= i_ax;
                 b[p] += i_ax;
             }
+            d.iter_mut().zip(&self.d_axial).for_each(|(d, a)| *d += a);
             self.solve_tree(&mut d, &mut b, &mut dv);
             let step = dv.iter().fold(0.0f64, |m, x| m.max(x.abs()));
             // Damped: never move more than 5 mV in one iteration.
@@ -370,6 +438,24 @@ impl CellModel {
     pub fn area_um2(&self) -> f64 {
         self.compartments.iter().map(|c| c.area_um2).sum()
     }
+}
+
+/// Non-root compartments with their parent and axial conductance, ordered
+/// by depth from the root, deepest first (every child before its parent).
+fn elimination_order(compartments: &[Compartment]) -> Vec<(usize, usize, f64)> {
+    let mut depth = vec![0usize; compartments.len()];
+    for (i, c) in compartments.iter().enumerate() {
+        if let Some(p) = c.parent {
+            depth[i] = depth[p] + 1;
+        }
+    }
+    let mut order: Vec<(usize, usize, f64)> = compartments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.parent.map(|p| (i, p, c.g_axial_us)))
+        .collect();
+    order.sort_by_key(|&(i, _, _)| (std::cmp::Reverse(depth[i]), i));
+    order
 }
 
 /// Path distance of point x of section `si` from the soma centre.

@@ -8,7 +8,7 @@ use crate::protocol::{
     build_simulation, calibration_run, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol,
     Manipulation, RunnerSettings, SpikeStimulus,
 };
-use crate::sim::{ExpSum, NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
+use crate::sim::{Advance, ExpSum, NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
 use crate::synapse::{RuleParams, CAI_REST_MM, CAI_TAU_MS};
 use crate::Result;
 use rand::SeedableRng;
@@ -27,7 +27,6 @@ pub struct RecordCheck {
 /// Bins every synapse's cai − cai₀ from the steps the engine takes.
 struct CalciumRecorder {
     settings: TraceSettings,
-    fine_max_ms: f64,
     rest: Vec<f64>,
     t_prev: f64,
     cai_prev: Vec<f64>,
@@ -44,7 +43,6 @@ impl CalciumRecorder {
         let n = sim.synapses.len();
         CalciumRecorder {
             settings,
-            fine_max_ms: 1.5 * sim.settings.dt_ms,
             rest: rest.to_vec(),
             t_prev: sim.t,
             cai_prev: sim.synapses.iter().map(|s| s.fast.cai).collect(),
@@ -115,7 +113,7 @@ impl Observer for CalciumRecorder {
         if h <= 0.0 {
             return;
         }
-        if h > self.fine_max_ms {
+        if sim.last_advance == Advance::Skip {
             self.quiet_stretch(&sim.last_skip_calcium, h);
             self.bin_start = t;
         } else {

@@ -41,6 +41,17 @@ impl Default for SimSettings {
     }
 }
 
+/// How the simulation last advanced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// A fine implicit step (`dt_ms` or shorter, up to an event).
+    Fine,
+    /// An implicit step of the relaxation step near rest.
+    Relax,
+    /// A quiet stretch in closed form.
+    Skip,
+}
+
 /// Something that watches the simulation after every step or skip.
 pub trait Observer {
     fn observe(&mut self, sim: &Simulation);
@@ -79,6 +90,23 @@ impl Observer for PeakVoltage {
     }
 }
 
+/// The larger of two values, NaN if either is: a NaN state must keep the
+/// cell in fine steps, where it is detected and reported.
+fn max_or_nan(m: f64, x: f64) -> f64 {
+    if x.is_nan() || x > m {
+        x
+    } else {
+        m
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nearness {
+    Active,
+    Near,
+    AtRest,
+}
+
 pub struct Simulation<'c> {
     pub cell: &'c CellModel,
     pub state: CellState,
@@ -96,9 +124,11 @@ pub struct Simulation<'c> {
     ws: Workspace,
     /// A label for error messages (cell, connection).
     pub context: String,
-    /// Fine steps taken and quiet stretches skipped so far.
+    /// Fine steps, relaxation steps and quiet stretches so far.
     pub fine_steps: u64,
+    pub relax_steps: u64,
     pub skips: u64,
+    pub last_advance: Advance,
     /// cai − cai₀ of each synapse over the last quiet stretch, in closed
     /// form from its start (for recorders that bin calcium exactly).
     pub last_skip_calcium: Vec<ExpSum>,
@@ -123,7 +153,9 @@ impl<'c> Simulation<'c> {
             ws: Workspace::new(cell.len()),
             context: format!("cell {}", cell.name),
             fine_steps: 0,
+            relax_steps: 0,
             skips: 0,
+            last_advance: Advance::Fine,
             last_skip_calcium: Vec::new(),
         }
     }
@@ -192,19 +224,29 @@ impl<'c> Simulation<'c> {
             }
             let event = self.next_event(until);
             let pulse_on = self.injected_current(self.t + eps) != 0.0;
-            if !pulse_on
-                && self.settings.quiet.enabled
-                && event - self.t >= self.settings.quiet.min_skip_ms
-                && self.at_rest()
-            {
-                self.skip_to(event);
-                self.skips += 1;
-                obs.observe(self);
-                continue;
-            }
-            let h = self.settings.dt_ms.min(event - self.t);
-            self.step(h)?;
-            self.fine_steps += 1;
+            let q = self.settings.quiet;
+            let nearness = if pulse_on || !q.enabled {
+                Nearness::Active
+            } else {
+                self.nearness()
+            };
+            self.last_advance = match nearness {
+                Nearness::AtRest if event - self.t >= q.min_skip_ms => {
+                    self.skip_to(event);
+                    self.skips += 1;
+                    Advance::Skip
+                }
+                Nearness::AtRest | Nearness::Near if q.relax && event - self.t >= q.relax_dt_ms => {
+                    self.step(q.relax_dt_ms)?;
+                    self.relax_steps += 1;
+                    Advance::Relax
+                }
+                _ => {
+                    self.step(self.settings.dt_ms.min(event - self.t))?;
+                    self.fine_steps += 1;
+                    Advance::Fine
+                }
+            };
             obs.observe(self);
         }
         Ok(())
@@ -245,18 +287,35 @@ impl<'c> Simulation<'c> {
     /// of rest, and no synapse able to pass more than the current tolerance
     /// (a receptor just activated is not yet open, so its B state bounds it).
     pub fn at_rest(&self) -> bool {
+        self.nearness() == Nearness::AtRest
+    }
+
+    /// How close the cell and its synapses are to rest, by the quiet
+    /// settings' tolerances.
+    fn nearness(&self) -> Nearness {
         let q = &self.settings.quiet;
-        let voltages = self
+        let dv = self
             .state
             .v
             .iter()
             .zip(&self.rest.v)
-            .all(|(v, r)| (v - r).abs() <= q.voltage_tolerance_mv);
-        voltages
-            && self.synapses.iter().all(|s| {
-                let v = self.rest.v[s.compartment];
-                s.receptor_current_bound(v, &self.env) <= q.current_tolerance_na
-            })
+            .map(|(v, r)| (v - r).abs())
+            .fold(0.0, max_or_nan);
+        if dv > q.voltage_tolerance_mv.max(q.relax_voltage_tolerance_mv) {
+            return Nearness::Active;
+        }
+        let current = self
+            .synapses
+            .iter()
+            .map(|s| s.receptor_current_bound(self.rest.v[s.compartment], &self.env))
+            .fold(0.0, max_or_nan);
+        if dv <= q.voltage_tolerance_mv && current <= q.current_tolerance_na {
+            Nearness::AtRest
+        } else if dv <= q.relax_voltage_tolerance_mv && current <= q.relax_current_tolerance_na {
+            Nearness::Near
+        } else {
+            Nearness::Active
+        }
     }
 
     /// Relaxes cell and synapses together to their joint resting state with

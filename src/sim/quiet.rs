@@ -25,6 +25,19 @@ pub struct QuietSettings {
     pub min_skip_ms: f64,
     /// Largest RK4 sub-interval for ρ, Use, Ĝ_AMPA (ms).
     pub max_substep_ms: f64,
+    /// Relaxation: while the cell is near rest but not yet within the
+    /// tolerances above (the slow tail of an EPSP, an afterhyperpolarisation
+    /// between pairings), take implicit steps of `relax_dt_ms` instead of
+    /// the fine step. Over 8 protocols of every pathway (2 connections
+    /// each) this moved no EPSP ratio by more than 1.3e-4 and changed no
+    /// flip, while the run took 9.0 s instead of 22.7 s (tests/protocols.rs).
+    pub relax: bool,
+    pub relax_dt_ms: f64,
+    /// Near rest: every compartment within this distance of rest (mV) ...
+    pub relax_voltage_tolerance_mv: f64,
+    /// ... and no synapse's receptors able to pass more than this (nA):
+    /// 2e-3 nA keeps the rise of every test EPSP in fine steps.
+    pub relax_current_tolerance_na: f64,
 }
 
 impl Default for QuietSettings {
@@ -35,6 +48,10 @@ impl Default for QuietSettings {
             current_tolerance_na: 2.5e-4,
             min_skip_ms: 5.0,
             max_substep_ms: 10.0,
+            relax: true,
+            relax_dt_ms: crate::cell::RELAX_DT_MS,
+            relax_voltage_tolerance_mv: 2.0,
+            relax_current_tolerance_na: 2e-3,
         }
     }
 }

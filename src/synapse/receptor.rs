@@ -69,7 +69,11 @@ pub fn mg_block(v: f64, mg_mm: f64) -> f64 {
 
 /// dm/dv of the magnesium block.
 pub fn mg_block_slope(v: f64, mg_mm: f64) -> f64 {
-    let m = mg_block(v, mg_mm);
+    mg_block_slope_from(mg_block(v, mg_mm))
+}
+
+/// dm/dv of the magnesium block, from the block m itself.
+pub fn mg_block_slope_from(m: f64) -> f64 {
     MG_SLOPE_PER_MV * m * (1.0 - m)
 }
 
