@@ -8,8 +8,10 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Version of the cache layout; a cache of another version is refused.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the cache layout, raised too whenever the engine would record
+/// different numbers (3: release draws by CDF inversion, relaxation steps);
+/// a cache of another version is refused.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Resolution of the stored traces.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1,8 +1,16 @@
 //! Stochastic Tsodyks–Markram release with multivesicular release sites
 //! (SPEC §2.1).
+//!
+//! Every spike draws exactly two uniforms (recovery, then release) and
+//! turns each into a binomial count by inverting the binomial CDF. A
+//! sampler whose number of draws depends on n and p (rand_distr's) would
+//! let two runs that differ only slightly in Use (plasticity on and off,
+//! full simulation and replay) lose step with each other's random stream
+//! at their first difference. With a fixed number of draws and inversion,
+//! which is monotone in p, they share every draw and differ only where a
+//! draw falls between their two CDFs (common random numbers).
 
 use rand::Rng;
-use rand_distr::{Binomial, Distribution};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
@@ -70,16 +78,28 @@ impl Release {
 }
 
 fn binomial<R: Rng + ?Sized>(n: u32, p: f64, rng: &mut R) -> u32 {
+    binomial_inverse(n, p, rng.gen::<f64>())
+}
+
+/// The smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), u in [0, 1).
+/// n is a site count (a few to a few tens), so the CDF is summed directly.
+pub fn binomial_inverse(n: u32, p: f64, u: f64) -> u32 {
     if n == 0 || p <= 0.0 {
         return 0;
     }
     if p >= 1.0 {
         return n;
     }
-    let draw = Binomial::new(u64::from(n), p)
-        .expect("binomial probability checked to lie in (0, 1)")
-        .sample(rng);
-    draw as u32
+    let odds = p / (1.0 - p);
+    let mut pmf = (1.0 - p).powi(n as i32);
+    let mut cdf = pmf;
+    let mut k = 0;
+    while u >= cdf && k < n {
+        pmf *= f64::from(n - k) / f64::from(k + 1) * odds;
+        k += 1;
+        cdf += pmf;
+    }
+    k
 }
 
 #[cfg(test)]
@@ -124,6 +144,44 @@ mod tests {
         }
         // The train depresses: a test that would pass on a constant would be useless.
         assert!(expected[spikes - 1] < 0.5 * expected[0]);
+    }
+
+    #[test]
+    fn inverted_binomial_has_the_binomial_distribution() {
+        let (n, p, draws) = (5u32, 0.3, 200_000);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut counts = [0usize; 6];
+        for _ in 0..draws {
+            counts[binomial(n, p, &mut rng) as usize] += 1;
+        }
+        // C(5, k)·0.3^k·0.7^(5−k)
+        let pmf = [0.16807, 0.36015, 0.3087, 0.1323, 0.02835, 0.00243];
+        for (k, (&c, &e)) in counts.iter().zip(&pmf).enumerate() {
+            let f = c as f64 / f64::from(draws);
+            assert!((f - e).abs() < 0.004, "P(X = {k}) = {f}, expected {e}");
+        }
+        assert_eq!((binomial_inverse(4, 0.0, 0.9), binomial_inverse(4, 1.0, 0.0)), (0, 4));
+        assert_eq!(binomial_inverse(4, 0.5, 0.999_999), 4);
+    }
+
+    /// Two trains that differ only in Use consume the same draws, and at the
+    /// first spike the higher Use never releases less.
+    #[test]
+    fn trains_with_different_use_share_their_random_stream() {
+        let train = |use_: f64, seed: u64| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut r = Release::new(4, 300.0, 20.0);
+            let released: Vec<u32> = (0..20).map(|k| r.spike(50.0 * k as f64, use_, &mut rng)).collect();
+            (released, rng.gen::<u64>())
+        };
+        for seed in 0..50 {
+            let (low, next_low) = train(0.3, seed);
+            let (high, next_high) = train(0.36, seed);
+            assert_eq!(next_low, next_high, "seed {seed}: streams out of step");
+            assert!(high[0] >= low[0]);
+        }
+        let differing = (0..50).filter(|&s| train(0.3, s).0 != train(0.36, s).0).count();
+        assert!(differing > 0 && differing < 50, "{differing} of 50 trains differ");
     }
 
     #[test]
