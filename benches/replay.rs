@@ -1,4 +1,5 @@
-//! One candidate replayed over 5 protocols × 100 connections, single-threaded.
+//! One candidate replayed over 5 protocols × 100 connections, single-threaded:
+//! with the induction's releases redrawn (the default) and as recorded.
 //!
 //! Needs a cache built by `plastifit traces` in the folder named by
 //! `PLASTIFIT_BENCH_TRACES`; each protocol's connections are repeated up to
@@ -67,11 +68,15 @@ fn replay_one_candidate(c: &mut Criterion) {
         cache.protocols.iter().map(|p| p.connections.len()).sum::<usize>(),
         bytes as f64 / 1e6
     );
-    let replay = Replay::new(cache.clone()).unwrap();
     let rule = RuleParams::chindemi2022();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let replay = Replay::new(cache.clone()).unwrap();
     c.bench_function("replay_5_protocols_x_100_connections_1_thread", |b| {
         b.iter(|| pool.install(|| replay.evaluate(&rule, cache.identity.variant)))
+    });
+    let recorded = replay.without_release_drift();
+    c.bench_function("replay_5_protocols_x_100_connections_1_thread_recorded_releases", |b| {
+        b.iter(|| pool.install(|| recorded.evaluate(&rule, cache.identity.variant)))
     });
 }
 

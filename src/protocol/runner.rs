@@ -324,22 +324,25 @@ pub fn mean_test_epsp(
 
 /// Spike times and pulses of the induction, starting at `t0`.
 pub fn induction_schedule(p: &InVitroProtocol, stim: &SpikeStimulus, t0: f64) -> (Vec<f64>, Vec<Pulse>) {
+    let pre = induction_spike_times(p, t0);
+    let pulses = pre
+        .iter()
+        .map(|t_pre| Pulse {
+            start_ms: t_pre + p.delta_t_ms - stim.latency_ms,
+            duration_ms: PULSE_MS,
+            amplitude_na: stim.amplitude_na,
+        })
+        .collect();
+    (pre, pulses)
+}
+
+/// Presynaptic spike times of the induction, starting at `t0`, ascending.
+pub fn induction_spike_times(p: &InVitroProtocol, t0: f64) -> Vec<f64> {
     let period = p.burst_period_s * 1000.0;
     let isi = 1000.0 / p.frequency_hz;
-    let mut pre = Vec::new();
-    let mut pulses = Vec::new();
-    for b in 0..p.bursts {
-        for j in 0..p.stimuli_per_burst {
-            let t_pre = t0 + f64::from(b) * period + f64::from(j) * isi;
-            pre.push(t_pre);
-            pulses.push(Pulse {
-                start_ms: t_pre + p.delta_t_ms - stim.latency_ms,
-                duration_ms: PULSE_MS,
-                amplitude_na: stim.amplitude_na,
-            });
-        }
-    }
-    (pre, pulses)
+    (0..p.bursts)
+        .flat_map(|b| (0..p.stimuli_per_burst).map(move |j| t0 + f64::from(b) * period + f64::from(j) * isi))
+        .collect()
 }
 
 /// The whole protocol on one connection. `train` is the postsynaptic

@@ -160,6 +160,12 @@ pub struct SynapseTraces {
     pub calib_pre: Vec<f32>,
     pub calib_post: Vec<f32>,
     pub induction: Vec<f32>,
+    /// Mean NMDA calcium influx per unit open fraction B − A over each
+    /// induction bin (mM/ms): what one more or one fewer vesicle adds to
+    /// the calcium, as replay's releases depart from the recorded ones.
+    /// Empty for traces recorded without it (releases then as recorded).
+    #[serde(default)]
+    pub nmda_drive: Vec<f32>,
     /// cai − cai_rest at the end of the induction (mM).
     pub end_excess_mm: f64,
     /// Somatic voltage above rest (mV) after a full release (weight 1) at
@@ -231,6 +237,7 @@ impl TraceCache {
                     if s.calib_pre.len() != c.calib_pre.len()
                         || s.calib_post.len() != c.calib_post.len()
                         || s.induction.len() != c.induction.len()
+                        || !(s.nmda_drive.is_empty() || s.nmda_drive.len() == c.induction.len())
                         || s.epsp_depressed.len() != s.epsp_potentiated.len()
                         || s.epsp_depressed.is_empty()
                         || s.nrrp == 0
@@ -255,7 +262,9 @@ impl TraceCache {
             .iter()
             .flat_map(|p| &p.connections)
             .flat_map(|c| &c.synapses)
-            .map(|s| s.calib_pre.len() + s.calib_post.len() + s.induction.len() + 2 * s.epsp_depressed.len())
+            .map(|s| {
+                s.calib_pre.len() + s.calib_post.len() + s.induction.len() + s.nmda_drive.len() + 2 * s.epsp_depressed.len()
+            })
             .sum()
     }
 }

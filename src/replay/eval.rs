@@ -1,6 +1,7 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
 use super::cache::{ConnectionTraces, ProtocolTraces, Timeline, TraceCache};
+use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
 use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
@@ -33,6 +34,8 @@ struct Grid {
     index: Vec<u32>,
     widths: Vec<f64>,
     gap: Vec<bool>,
+    /// Per distinct width: the calcium response to a release difference.
+    responses: Vec<BinResponse>,
 }
 
 impl Grid {
@@ -51,6 +54,7 @@ impl Grid {
             .collect();
         Grid {
             index,
+            responses: widths.iter().map(|&w| BinResponse::new(w)).collect(),
             widths,
             gap: t.gap.clone(),
         }
@@ -71,6 +75,8 @@ struct Prepared {
     calib_pre: Grid,
     calib_post: Grid,
     induction: Grid,
+    /// The induction's draws, for replay's own releases.
+    draws: InductionDraws,
     /// Release states and generator of the after phase (C02).
     releases: Vec<Release>,
     rng: ChaCha8Rng,
@@ -116,6 +122,8 @@ pub struct Replay {
     cache: TraceCache,
     prepared: Vec<Prepared>,
     waveform_dt_ms: f64,
+    /// Redraw induction releases under replay's Use (see `drift`).
+    release_drift: bool,
 }
 
 /// One protocol's replayed means (for quick scoring).
@@ -146,7 +154,15 @@ impl Replay {
             cache,
             prepared,
             waveform_dt_ms: dt,
+            release_drift: true,
         })
+    }
+
+    /// Keeps the recorded induction releases, as if Use were frozen during
+    /// the induction (to compare with an engine run that freezes it).
+    pub fn without_release_drift(mut self) -> Replay {
+        self.release_drift = false;
+        self
     }
 
     pub fn cache(&self) -> &TraceCache {
@@ -218,42 +234,44 @@ impl Replay {
         s.c.clear();
         s.rho.clear();
         s.theta.clear();
-        for syn in &c.synapses {
+        for (i, syn) in c.synapses.iter().enumerate() {
             let ex = syn.rest_excess_mm;
             let c_pre = peak_cstar(&prep.calib_pre, &s.dec_pre, &syn.calib_pre, ex, tau);
             let c_post = peak_cstar(&prep.calib_post, &s.dec_post, &syn.calib_post, ex, tau);
             let (td, tp) = rule.thresholds(syn.tree, c_pre, c_post);
-            let mut cs = ex * tau * (1.0 - (-c.induction_start_ms / tau).exp());
-            let mut rho = f64::from(syn.rho0);
-            let grid = &prep.induction;
-            let th_min = td.min(tp);
-            // Consecutive bins with the same whole indicators (both off, or
-            // on for the whole bin) are integrated together: autonomous ODE.
-            let mut run = Run::default();
-            for (b, &v) in syn.induction.iter().enumerate() {
-                let w = grid.widths[grid.index[b] as usize];
-                if grid.gap[b] {
-                    let r = f64::from(v);
-                    if gap_bound(cs, r, ex, tau) <= th_min {
-                        rho = run.add(rho, w, IndicatorWeights::default(), (gd, gp));
-                        cs = gap_cstar(cs, r, ex, tau, w);
-                    } else {
-                        rho = run.flush(rho, (gd, gp));
-                        (cs, rho) = gap_rho(cs, rho, r, ex, tau, w, (td, tp), (gd, gp), variant);
-                    }
-                } else {
-                    let (e, h) = s.dec_ind[grid.index[b] as usize];
-                    let c1 = cs * e + f64::from(v) * h;
-                    let weights = if cs.max(c1) <= th_min {
-                        IndicatorWeights::default()
-                    } else {
-                        IndicatorWeights::over_step(cs, c1, td, tp, variant)
-                    };
-                    rho = run.add(rho, w, weights, (gd, gp));
-                    cs = c1;
+            let mut ind = Induction {
+                grid: &prep.induction,
+                dec: &s.dec_ind,
+                values: &syn.induction,
+                drive: &syn.nmda_drive,
+                ex,
+                tau,
+                thresholds: (td, tp),
+                gammas: (gd, gp),
+                variant,
+                cs: ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()),
+                rho: f64::from(syn.rho0),
+                run: Run::default(),
+                delta: ReleaseDelta::default(),
+            };
+            let drift = self.release_drift && !syn.nmda_drive.is_empty();
+            let spikes = if drift { &prep.draws.spikes[..] } else { &[] };
+            let mut release = prep.draws.start[i];
+            let (mut use_, mut t_use, mut rho_use) = (syn.use0, c.induction_start_ms, ind.rho);
+            let mut b = 0;
+            for (k, spike) in spikes.iter().enumerate() {
+                ind.bins(b..spike.bin);
+                b = spike.bin;
+                let rho = ind.current_rho();
+                use_ = relaxed_use(use_, 0.5 * (rho_use + rho), syn.use_d, syn.use_p, spike.t_ms - t_use);
+                (t_use, rho_use) = (spike.t_ms, rho);
+                let dw = prep.draws.extra_weight(k, i, &mut release, use_, syn.nrrp);
+                if dw != 0.0 {
+                    ind.delta.release(dw);
                 }
             }
-            rho = run.flush(rho, (gd, gp));
+            ind.bins(b..syn.induction.len());
+            let (cs, rho) = (ind.cs, ind.current_rho());
             s.c.push(cs);
             s.rho.push(rho);
             s.theta.push((td, tp));
@@ -388,6 +406,83 @@ fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64
     peak
 }
 
+/// One synapse's c*, ρ and release difference over its induction bins.
+struct Induction<'a> {
+    grid: &'a Grid,
+    dec: &'a [(f64, f64)],
+    values: &'a [f32],
+    drive: &'a [f32],
+    ex: f64,
+    tau: f64,
+    thresholds: (f64, f64),
+    gammas: (f64, f64),
+    variant: RuleVariant,
+    cs: f64,
+    rho: f64,
+    /// Pending ρ integration (see `Run`); `rho` is its start.
+    run: Run,
+    delta: ReleaseDelta,
+}
+
+impl Induction<'_> {
+    /// ρ now, with pending integration done.
+    fn current_rho(&mut self) -> f64 {
+        self.rho = self.run.flush(self.rho, self.gammas);
+        self.rho
+    }
+
+    /// Advances over bins `range`: without a release difference the plain
+    /// recorded calcium, with one the difference's calcium added.
+    fn bins(&mut self, range: std::ops::Range<usize>) {
+        for b in range {
+            if self.delta.is_zero() {
+                self.bin(b, 0.0, 0.0);
+                continue;
+            }
+            let j = self.grid.index[b] as usize;
+            if self.grid.gap[b] {
+                let extra_r = self.delta.cai_mm;
+                self.delta.quiet_bin(&self.grid.responses[j]);
+                self.bin(b, 0.0, extra_r);
+            } else {
+                let extra_v = self.delta.fine_bin(&self.grid.responses[j], f64::from(self.drive[b]));
+                self.bin(b, extra_v, 0.0);
+            }
+        }
+    }
+
+    /// One bin, its calcium value raised by `extra_v` (fine bins, mM·ms) or
+    /// `extra_r` (quiet stretches, mM at the start).
+    #[inline(always)]
+    fn bin(&mut self, b: usize, extra_v: f64, extra_r: f64) {
+        let (td, tp) = self.thresholds;
+        let (ex, tau, g) = (self.ex, self.tau, self.gammas);
+        let j = self.grid.index[b] as usize;
+        let w = self.grid.widths[j];
+        let v = f64::from(self.values[b]);
+        if self.grid.gap[b] {
+            let r = v + extra_r;
+            if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
+                self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
+                self.cs = gap_cstar(self.cs, r, ex, tau, w);
+            } else {
+                self.rho = self.run.flush(self.rho, g);
+                (self.cs, self.rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
+            }
+        } else {
+            let (e, h) = self.dec[j];
+            let c1 = self.cs * e + (v + extra_v) * h;
+            let weights = if self.cs.max(c1) <= td.min(tp) {
+                IndicatorWeights::default()
+            } else {
+                IndicatorWeights::over_step(self.cs, c1, td, tp, self.variant)
+            };
+            self.rho = self.run.add(self.rho, w, weights, g);
+            self.cs = c1;
+        }
+    }
+}
+
 /// Largest step (ms) for ρ with an indicator on: |dρ/dt| ≤ γ/τ_ind ≈ 4e-3/ms,
 /// so a midpoint step of 2 ms errs by ~1e-9.
 const ACTIVE_STEP_MS: f64 = 2.0;
@@ -405,6 +500,7 @@ impl Run {
     }
 
     /// Adds a step of h with weights w; returns ρ after anything integrated.
+    #[inline(always)]
     fn add(&mut self, rho: f64, h: f64, w: IndicatorWeights, g: (f64, f64)) -> f64 {
         if Self::whole(w) && (self.h == 0.0 || w == self.w) {
             self.w = w;
@@ -588,6 +684,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         dt,
         &mut scratch,
     );
+    let draws = InductionDraws::new(c, &p.protocol, rng, releases.clone());
     // After the settling the engine starts rested sites and a stream of
     // their own; the induction's draws do not reach the after phase.
     let releases = releases.iter().map(Release::rested).collect();
@@ -603,6 +700,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         calib_pre: Grid::new(&c.calib_pre),
         calib_post: Grid::new(&c.calib_post),
         induction: Grid::new(&c.induction),
+        draws,
         releases,
         rng,
         baseline,

@@ -5,14 +5,17 @@
 //! calibration peaks, thresholds, ρ over the induction, the fast-forward and
 //! the test EPSPs by superposition of per-synapse somatic responses.
 //!
-//! Approximations, each measured by `plastifit check-replay`: expression
-//! frozen during induction; calcium binned (exact integrals, bins merged
+//! Approximations, each measured by `plastifit check-replay`: the voltage
+//! and VDCC calcium of the frozen recording during induction, with the
+//! releases redrawn under replay's own Use and their NMDA calcium
+//! differences added (`drift`); Ĝ_AMPA frozen during induction; calcium binned (exact integrals, bins merged
 //! while calcium stays within a tolerance; a quiet stretch's NMDA tail
 //! binned exactly from the engine's closed form, its remainder a gap decaying
 //! with τ_Ca); test EPSPs by linear superposition of single-synapse
 //! responses scaled by released/Nrrp.
 
 mod cache;
+mod drift;
 mod eval;
 mod record;
 

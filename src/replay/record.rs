@@ -8,7 +8,7 @@ use crate::protocol::{
     build_simulation, calibration_run, induction_schedule, protocol_environment, protocol_seed, InVitroProtocol,
     Manipulation, RunnerSettings, SpikeStimulus,
 };
-use crate::sim::{Advance, ExpSum, NoObserver, Observer, Simulation, SPIKE_THRESHOLD_MV};
+use crate::sim::{Advance, ExpSum, NoObserver, Observer, Simulation};
 use crate::synapse::{RuleParams, CAI_REST_MM, CAI_TAU_MS};
 use crate::Result;
 use rand::SeedableRng;
@@ -32,10 +32,23 @@ struct CalciumRecorder {
     cai_prev: Vec<f64>,
     bin_start: f64,
     acc: Vec<f64>,
+    /// ∫ NMDA calcium influx per unit open fraction over the current bin.
+    acc_drive: Vec<f64>,
+    /// That influx at rest, for quiet stretches.
+    drive_rest: Vec<f64>,
     widths: Vec<f64>,
     gap: Vec<bool>,
     values: Vec<Vec<f64>>,
-    spiked: bool,
+    drives: Vec<Vec<f64>>,
+}
+
+/// What a recorded run leaves: the timeline, per synapse the calcium
+/// values of its bins and the mean NMDA calcium influx per unit open
+/// fraction over each bin (mM/ms).
+struct Recorded {
+    timeline: Timeline,
+    calcium: Vec<Vec<f64>>,
+    nmda_drive: Vec<Vec<f64>>,
 }
 
 impl CalciumRecorder {
@@ -48,26 +61,44 @@ impl CalciumRecorder {
             cai_prev: sim.synapses.iter().map(|s| s.fast.cai).collect(),
             bin_start: sim.t,
             acc: vec![0.0; n],
+            acc_drive: vec![0.0; n],
+            drive_rest: sim
+                .synapses
+                .iter()
+                .map(|s| s.nmda_influx_per_open(sim.rest.v[s.compartment], &sim.env))
+                .collect(),
             widths: Vec::new(),
             gap: Vec::new(),
             values: vec![Vec::new(); n],
-            spiked: false,
+            drives: vec![Vec::new(); n],
         }
     }
 
-    fn push(&mut self, width: f64, gap: bool, values: impl Iterator<Item = f64>) {
+    /// A bin of `width` with its calcium values and ∫ NMDA drive per synapse.
+    fn push(&mut self, width: f64, gap: bool, values: impl Iterator<Item = f64>, drives: impl Iterator<Item = f64>) {
         self.widths.push(width);
         self.gap.push(gap);
         for (v, x) in self.values.iter_mut().zip(values) {
             v.push(x);
         }
+        for (v, x) in self.drives.iter_mut().zip(drives) {
+            v.push(x);
+        }
+    }
+
+    /// A bin of the quiet stretch: the cell at rest.
+    fn push_at_rest(&mut self, width: f64, gap: bool, values: impl Iterator<Item = f64>) {
+        let drives: Vec<f64> = self.drive_rest.iter().map(|d| d * width).collect();
+        self.push(width, gap, values, drives.into_iter());
     }
 
     fn flush(&mut self, t: f64) {
         if t - self.bin_start > 1e-12 {
             let acc = std::mem::take(&mut self.acc);
-            self.push(t - self.bin_start, false, acc.iter().copied());
+            let drive = std::mem::take(&mut self.acc_drive);
+            self.push(t - self.bin_start, false, acc.iter().copied(), drive.iter().copied());
             self.acc = vec![0.0; acc.len()];
+            self.acc_drive = vec![0.0; drive.len()];
         }
         self.bin_start = t;
     }
@@ -85,7 +116,7 @@ impl CalciumRecorder {
         while a < fine - 1e-12 {
             let b = (a + bin).min(fine);
             let values: Vec<f64> = calcium.iter().map(|e| e.integral(a, b)).collect();
-            self.push(b - a, false, values.into_iter());
+            self.push_at_rest(b - a, false, values.into_iter());
             a = b;
         }
         if h - fine > 1e-12 {
@@ -94,20 +125,28 @@ impl CalciumRecorder {
                 .zip(&self.rest)
                 .map(|(e, rest)| CAI_REST_MM + e.at(fine) - rest)
                 .collect();
-            self.push(h - fine, true, r.into_iter());
+            self.push_at_rest(h - fine, true, r.into_iter());
         }
     }
 
-    fn finish(mut self, t_end: f64) -> (Timeline, Vec<Vec<f64>>, bool) {
+    fn finish(mut self, t_end: f64) -> Recorded {
         self.flush(t_end);
-        let (t, v) = merge_bins(&self.widths, &self.gap, &self.values, &self.settings);
-        (t, v, self.spiked)
+        let (timeline, calcium, drive_integrals) =
+            merge_bins(&self.widths, &self.gap, &self.values, &self.drives, &self.settings);
+        let nmda_drive = drive_integrals
+            .iter()
+            .map(|d| d.iter().zip(&timeline.widths_ms).map(|(x, w)| x / w).collect())
+            .collect();
+        Recorded {
+            timeline,
+            calcium,
+            nmda_drive,
+        }
     }
 }
 
 impl Observer for CalciumRecorder {
     fn observe(&mut self, sim: &Simulation) {
-        self.spiked |= sim.state.v[0] >= SPIKE_THRESHOLD_MV;
         let t = sim.t;
         let h = t - self.t_prev;
         if h <= 0.0 {
@@ -124,11 +163,20 @@ impl Observer for CalciumRecorder {
                 .zip(&sim.synapses)
                 .map(|(a, s)| 0.5 * (a + s.fast.cai) - CAI_REST_MM)
                 .collect();
+            // The engine's calcium current uses the voltage at the step's end.
+            let nmda: Vec<f64> = sim
+                .synapses
+                .iter()
+                .map(|s| s.nmda_influx_per_open(sim.state.v[s.compartment], &sim.env))
+                .collect();
             let mut a = self.t_prev;
             while a < t - 1e-12 {
                 let edge = self.bin_start + self.settings.bin_ms;
                 let b = if edge <= t + 1e-9 { edge } else { t };
                 for (acc, d) in self.acc.iter_mut().zip(&drive) {
+                    *acc += d * (b - a);
+                }
+                for (acc, d) in self.acc_drive.iter_mut().zip(&nmda) {
                     *acc += d * (b - a);
                 }
                 if b == edge {
@@ -183,15 +231,14 @@ fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSetting
     Ok(out)
 }
 
-/// Runs `sim` to `until` recording calcium; returns the timeline, the
-/// per-synapse values and whether the soma spiked.
+/// Runs `sim` to `until` recording calcium.
 fn record_run(
     sim: &mut Simulation,
     rest: &[f64],
     until: f64,
     rng: &mut ChaCha8Rng,
     settings: TraceSettings,
-) -> Result<(Timeline, Vec<Vec<f64>>, bool)> {
+) -> Result<Recorded> {
     let mut rec = CalciumRecorder::new(sim, rest, settings);
     sim.run(until, rng, &mut rec)?;
     Ok(rec.finish(sim.t))
@@ -269,7 +316,11 @@ fn record_prelude<'c>(
     let calib = |pre: bool| -> Result<(Timeline, Vec<Vec<f64>>, Vec<f64>)> {
         let (mut sim, t0) = calibration_run(&base, single, pre);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (t, v, _) = record_run(&mut sim, &rest, t0 + 600.0, &mut rng, *settings)?;
+        let Recorded {
+            timeline: t,
+            calcium: v,
+            ..
+        } = record_run(&mut sim, &rest, t0 + 600.0, &mut rng, *settings)?;
         Ok((t, v, sim.synapses.iter().map(|s| s.peak_cstar).collect()))
     };
     let (pre_t, pre_v, pre_peaks) = calib(true)?;
@@ -395,7 +446,12 @@ fn record_induction(
     sim.add_presynaptic_spikes(&pre);
     pulses.into_iter().for_each(|p| sim.add_pulse(p));
     let t_end = t_ind + f64::from(protocol.bursts) * period;
-    let (ind_t, ind_v, _) = record_run(&mut sim, rest, t_end, &mut rng, *settings)?;
+    let Recorded {
+        timeline: ind_t,
+        calcium: ind_v,
+        nmda_drive,
+        ..
+    } = record_run(&mut sim, rest, t_end, &mut rng, *settings)?;
     for i in 0..rest.len() {
         let ex = rest[i] - CAI_REST_MM;
         let c0 = ex * tau * (1.0 - (-t_ind / tau).exp());
@@ -437,6 +493,7 @@ fn record_induction(
             calib_pre: f32s(&pre_v[i]),
             calib_post: f32s(&post_v[i]),
             induction: f32s(&ind_v[i]),
+            nmda_drive: f32s(&nmda_drive[i]),
             end_excess_mm: sim.synapses[i].fast.cai - rest[i],
             epsp_depressed: cut(&waveforms[i].0),
             epsp_potentiated: cut(&waveforms[i].1),
@@ -582,16 +639,19 @@ pub fn engine_induction_rho(
 
 /// Merges neighbouring fine bins whose mean calcium stays within the
 /// tolerance of the run's first bin, up to the widest bin; gaps stay.
+/// `carried` integrals are summed over the merged bins without deciding.
 pub(super) fn merge_bins(
     widths_in: &[f64],
     gap_in: &[bool],
     values_in: &[Vec<f64>],
+    carried_in: &[Vec<f64>],
     settings: &TraceSettings,
-) -> (Timeline, Vec<Vec<f64>>) {
+) -> (Timeline, Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let (tol, max_w) = (settings.merge_tolerance_mm, settings.max_bin_ms);
     let mut widths = Vec::new();
     let mut gap = Vec::new();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); values_in.len()];
+    let mut carried: Vec<Vec<f64>> = vec![Vec::new(); carried_in.len()];
     let mut i = 0;
     while i < widths_in.len() {
         let mut w = widths_in[i];
@@ -619,9 +679,12 @@ pub(super) fn merge_bins(
         for (out, s) in values.iter_mut().zip(sums) {
             out.push(s);
         }
+        for (out, c) in carried.iter_mut().zip(carried_in) {
+            out.push(c[i..j].iter().sum());
+        }
         i = j;
     }
-    (Timeline { widths_ms: widths, gap }, values)
+    (Timeline { widths_ms: widths, gap }, values, carried)
 }
 
 /// Bins calcium recorded elsewhere on a uniform grid (e.g. NEURON's
@@ -646,7 +709,7 @@ pub fn bin_samples(dt_ms: f64, cai_mm: &[Vec<f64>], settings: &TraceSettings) ->
         k = end;
     }
     let gap = vec![false; widths.len()];
-    let (t, v) = merge_bins(&widths, &gap, &values, settings);
+    let (t, v, _) = merge_bins(&widths, &gap, &values, &[], settings);
     (t, v.iter().map(|x| x.iter().map(|&y| y as f32).collect()).collect())
 }
 

@@ -302,6 +302,13 @@ impl Synapse {
         self.calcium_current_with(v, mg, self.memo.e_ca(self.fast.cai, env))
     }
 
+    /// Calcium influx (mM/ms) through the NMDA receptors per unit of open
+    /// fraction B − A at voltage v (replay scales it by release changes).
+    pub fn nmda_influx_per_open(&self, v: f64, env: &Environment) -> f64 {
+        let g_us = 1e-3 * self.g_nmda_ns * mg_block(v, env.mg_mm);
+        self.ca.influx(self.ca.pf * g_us * (v - calcium::NMDA_CA_REVERSAL_MV))
+    }
+
     fn calcium_current_with(&self, v: f64, mg_block: f64, e_ca: f64) -> f64 {
         let g_nmda_us = 1e-3 * self.g_nmda_ns * self.fast.nmda.open() * mg_block;
         let i_nmda = self.ca.pf * g_nmda_us * (v - calcium::NMDA_CA_REVERSAL_MV);

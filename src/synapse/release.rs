@@ -12,7 +12,7 @@
 
 use rand::Rng;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Release {
     nrrp: u32,
     dep_ms: f64,
@@ -64,21 +64,25 @@ impl Release {
 
     /// A presynaptic spike at time t with utilisation parameter `use_`:
     /// facilitation, recovery of empty sites, then release. Every spike
-    /// updates u, tsyn and recovery whether or not it releases.
+    /// updates u, tsyn and recovery whether or not it releases, and draws
+    /// two uniforms, recovery's first.
     pub fn spike<R: Rng + ?Sized>(&mut self, t: f64, use_: f64, rng: &mut R) -> u32 {
+        let (u_recover, u_release) = (rng.gen::<f64>(), rng.gen::<f64>());
+        self.spike_with(t, use_, u_recover, u_release)
+    }
+
+    /// `spike` with its two uniforms given (replay draws them once and
+    /// applies them to several release states).
+    pub fn spike_with(&mut self, t: f64, use_: f64, u_recover: f64, u_release: f64) -> u32 {
         self.u = self.utilisation_at(t, use_).clamp(0.0, 1.0);
         let p_rec = 1.0 - (-(t - self.tsyn) / self.dep_ms).exp();
-        self.recovered += binomial(self.unrecovered, p_rec, rng);
-        let released = binomial(self.recovered, self.u, rng);
+        self.recovered += binomial_inverse(self.unrecovered, p_rec, u_recover);
+        let released = binomial_inverse(self.recovered, self.u, u_release);
         self.recovered -= released;
         self.unrecovered = self.nrrp - self.recovered;
         self.tsyn = t;
         released
     }
-}
-
-fn binomial<R: Rng + ?Sized>(n: u32, p: f64, rng: &mut R) -> u32 {
-    binomial_inverse(n, p, rng.gen::<f64>())
 }
 
 /// The smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), u in [0, 1).
@@ -152,7 +156,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut counts = [0usize; 6];
         for _ in 0..draws {
-            counts[binomial(n, p, &mut rng) as usize] += 1;
+            counts[binomial_inverse(n, p, rng.gen::<f64>()) as usize] += 1;
         }
         // C(5, k)·0.3^k·0.7^(5−k)
         let pmf = [0.16807, 0.36015, 0.3087, 0.1323, 0.02835, 0.00243];

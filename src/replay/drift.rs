@@ -1,0 +1,252 @@
+//! Release drift during the induction. The traces are recorded with Use
+//! frozen, but in the engine Use relaxes towards its ρ-dependent target
+//! while ρ moves, so some induction spikes release a vesicle more or less
+//! than recorded. Replay redraws every induction release with its own Use
+//! on the recorded random stream (the draws are shared, see
+//! `synapse::release`) and adds the NMDA calcium of each difference:
+//! the open-fraction change, a dual exponential, times the recorded influx
+//! per unit open fraction of the bin, filtered by the spine's τ_Ca.
+//!
+//! What this leaves out: the voltage a different release would make (its
+//! AMPA and NMDA current), which changes the Mg block and the VDCC; the NMDA
+//! influx across quiet stretches (there the cell is at rest, where the
+//! block passes ~1.5 % of the peak); and Ĝ_AMPA's drift, which moves only
+//! the EPSPs during the induction.
+
+use super::cache::{ConnectionTraces, Timeline};
+use crate::protocol::{induction_spike_times, InVitroProtocol};
+use crate::synapse::{DualExp, Release, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Exact per-bin response of calcium to the NMDA open-fraction change, for
+/// one bin width w: exp(−w/τ) of the rise, decay and τ_Ca, the calcium at
+/// the bin's end (k) and its integral over the bin (j) per unit of each
+/// exponential term, and the integral of a calcium excess decaying with τ_Ca.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BinResponse {
+    rise: f64,
+    decay: f64,
+    ca: f64,
+    k_rise: f64,
+    k_decay: f64,
+    j_rise: f64,
+    j_decay: f64,
+    j_ca: f64,
+}
+
+impl BinResponse {
+    pub(super) fn new(w: f64) -> BinResponse {
+        let e = |tau: f64| (-w / tau).exp();
+        let ec = e(CAI_TAU_MS);
+        // x' = −x/τ_Ca + exp(−t/τ), x(0) = 0: its value at w and integral to w.
+        let k = |tau: f64| (e(tau) - ec) / (1.0 / CAI_TAU_MS - 1.0 / tau);
+        let j = |tau: f64| (tau * (1.0 - e(tau)) - CAI_TAU_MS * (1.0 - ec)) / (1.0 / CAI_TAU_MS - 1.0 / tau);
+        BinResponse {
+            rise: e(NMDA_TAU_RISE_MS),
+            decay: e(NMDA_TAU_DECAY_MS),
+            ca: ec,
+            k_rise: k(NMDA_TAU_RISE_MS),
+            k_decay: k(NMDA_TAU_DECAY_MS),
+            j_rise: j(NMDA_TAU_RISE_MS),
+            j_decay: j(NMDA_TAU_DECAY_MS),
+            j_ca: CAI_TAU_MS * (1.0 - ec),
+        }
+    }
+}
+
+/// The difference replay's releases make to one synapse: NMDA receptor
+/// states A and B of the extra (or missing) release weight, and the spine
+/// calcium excess they have added (mM).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct ReleaseDelta {
+    a: f64,
+    b: f64,
+    pub(super) cai_mm: f64,
+    /// Whether anything is left (false: every field is 0).
+    active: bool,
+}
+
+impl ReleaseDelta {
+    #[inline]
+    pub(super) fn is_zero(&self) -> bool {
+        !self.active
+    }
+
+    /// Drops a difference that can no longer add 1e-9 mM·ms to c*, so
+    /// bins after it cost nothing: open-fraction terms below 1e-7 (their
+    /// influx at the largest drive, ~1e-2 mM/ms, stays below 1e-9 mM over
+    /// τ_NMDA) and calcium below 1e-11 mM.
+    fn drop_if_negligible(&mut self) {
+        if self.a.abs() < 1e-7 && self.b.abs() < 1e-7 && self.cai_mm.abs() < 1e-11 {
+            *self = ReleaseDelta::default();
+        }
+    }
+
+    /// A release weight `dw` (released/Nrrp) more than recorded.
+    pub(super) fn release(&mut self, dw: f64) {
+        let f = nmda_peak_factor();
+        self.a += dw * f;
+        self.b += dw * f;
+        self.active = true;
+    }
+
+    /// Advances over a fine bin with mean NMDA influx `drive` (mM/ms per
+    /// unit open fraction); returns the added ∫(cai − cai₀) over it (mM·ms).
+    pub(super) fn fine_bin(&mut self, r: &BinResponse, drive: f64) -> f64 {
+        let added = self.cai_mm * r.j_ca + drive * (self.b * r.j_decay - self.a * r.j_rise);
+        self.cai_mm = self.cai_mm * r.ca + drive * (self.b * r.k_decay - self.a * r.k_rise);
+        self.a *= r.rise;
+        self.b *= r.decay;
+        self.drop_if_negligible();
+        added
+    }
+
+    /// Advances over a quiet stretch (its calcium excess is taken by the
+    /// caller into the stretch's closed form).
+    pub(super) fn quiet_bin(&mut self, r: &BinResponse) {
+        self.cai_mm *= r.ca;
+        self.a *= r.rise;
+        self.b *= r.decay;
+        self.drop_if_negligible();
+    }
+}
+
+/// The A and B increment of a full release (weight 1).
+fn nmda_peak_factor() -> f64 {
+    let mut unit = DualExp::new(NMDA_TAU_RISE_MS, NMDA_TAU_DECAY_MS);
+    unit.activate(1.0);
+    unit.b
+}
+
+/// One induction spike: the bin it falls in and its time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InductionSpike {
+    pub(super) bin: usize,
+    pub(super) t_ms: f64,
+}
+
+/// Candidate-independent draws of one connection's induction.
+#[derive(Debug, Clone)]
+pub(super) struct InductionDraws {
+    pub(super) spikes: Vec<InductionSpike>,
+    /// Per (spike, synapse), spike-major: the two uniforms and the recorded
+    /// release weight (with Use frozen).
+    uniforms: Vec<(f64, f64)>,
+    recorded: Vec<f64>,
+    /// Release states at the start of the induction.
+    pub(super) start: Vec<Release>,
+    synapses: usize,
+}
+
+impl InductionDraws {
+    /// From the stream and release states as the baseline leaves them.
+    pub(super) fn new(
+        c: &ConnectionTraces,
+        protocol: &InVitroProtocol,
+        mut rng: ChaCha8Rng,
+        start: Vec<Release>,
+    ) -> InductionDraws {
+        let times = induction_spike_times(protocol, c.induction_start_ms);
+        let spikes = bins_of(&c.induction, c.induction_start_ms, &times);
+        let n = c.synapses.len();
+        let mut frozen = start.clone();
+        let mut uniforms = Vec::with_capacity(times.len() * n);
+        let mut recorded = Vec::with_capacity(times.len() * n);
+        for &t in &times {
+            for (rel, syn) in frozen.iter_mut().zip(&c.synapses) {
+                let u = (rng.gen::<f64>(), rng.gen::<f64>());
+                let released = rel.spike_with(t, syn.use0, u.0, u.1);
+                uniforms.push(u);
+                recorded.push(f64::from(released) / f64::from(syn.nrrp));
+            }
+        }
+        InductionDraws {
+            spikes,
+            uniforms,
+            recorded,
+            start,
+            synapses: n,
+        }
+    }
+
+    /// Redraws spike k of synapse i with `use_` on `release`; returns the
+    /// weight released beyond the recorded one.
+    pub(super) fn extra_weight(&self, k: usize, i: usize, release: &mut Release, use_: f64, nrrp: u32) -> f64 {
+        let at = k * self.synapses + i;
+        let (u1, u2) = self.uniforms[at];
+        let released = release.spike_with(self.spikes[k].t_ms, use_, u1, u2);
+        f64::from(released) / f64::from(nrrp) - self.recorded[at]
+    }
+}
+
+/// The bin of a timeline starting at `t0` that holds each time (times
+/// ascending; a time on a bin edge belongs to the bin it starts).
+fn bins_of(timeline: &Timeline, t0: f64, times: &[f64]) -> Vec<InductionSpike> {
+    let mut out = Vec::with_capacity(times.len());
+    let (mut bin, mut start) = (0, t0);
+    for &t in times {
+        while bin + 1 < timeline.len() && start + timeline.widths_ms[bin] <= t + 1e-9 {
+            start += timeline.widths_ms[bin];
+            bin += 1;
+        }
+        out.push(InductionSpike { bin, t_ms: t });
+    }
+    out
+}
+
+/// Use relaxing over `dt` ms towards the target of the mean of ρ at the
+/// interval's ends (τ_exp = 100 s, so ρ's path within it hardly matters).
+pub(super) fn relaxed_use(use_: f64, rho_mean: f64, use_d: f64, use_p: f64, dt: f64) -> f64 {
+    let target = use_d + rho_mean * (use_p - use_d);
+    target + (use_ - target) * (-dt / TAU_EXP_MS).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_response_matches_fine_integration() {
+        // x' = −x/τ_Ca + d·(B e^{−t/τd} − A e^{−t/τr}) from x0, over 3 ms.
+        let (w, d, x0) = (3.0, 2e-3, 1e-4);
+        let mut delta = ReleaseDelta {
+            a: 0.7,
+            b: 0.9,
+            cai_mm: x0,
+            active: true,
+        };
+        let added = delta.fine_bin(&BinResponse::new(w), d);
+        let (mut x, mut integral, h) = (x0, 0.0, 1e-5);
+        let mut t = 0.0;
+        while t < w - 1e-12 {
+            let mid = t + 0.5 * h;
+            let f = d * (0.9 * (-mid / NMDA_TAU_DECAY_MS).exp() - 0.7 * (-mid / NMDA_TAU_RISE_MS).exp());
+            let x1 = x + h * (-(x + 0.5 * h * (-x / CAI_TAU_MS + f)) / CAI_TAU_MS + f);
+            integral += 0.5 * (x + x1) * h;
+            x = x1;
+            t += h;
+        }
+        assert!((delta.cai_mm - x).abs() < 1e-9 * x.abs().max(1e-6), "{} vs {x}", delta.cai_mm);
+        assert!((added - integral).abs() < 1e-8 * integral.abs(), "{added} vs {integral}");
+        assert!((delta.a - 0.7 * (-w / NMDA_TAU_RISE_MS).exp()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn spikes_fall_in_the_bins_that_hold_them() {
+        let timeline = Timeline {
+            widths_ms: vec![0.25, 0.25, 8.0, 0.25],
+            gap: vec![false; 4],
+        };
+        let found = bins_of(&timeline, 100.0, &[100.0, 100.3, 100.5, 108.5, 200.0]);
+        let bins: Vec<usize> = found.iter().map(|s| s.bin).collect();
+        assert_eq!(bins, [0, 1, 2, 3, 3]);
+    }
+
+    #[test]
+    fn use_relaxes_towards_the_target_of_rho() {
+        assert_eq!(relaxed_use(0.3, 0.0, 0.3, 0.8, 1000.0), 0.3);
+        let up = relaxed_use(0.3, 1.0, 0.3, 0.8, 10_000.0);
+        assert!((up - (0.8 - 0.5 * (-0.1f64).exp())).abs() < 1e-12, "{up}");
+    }
+}
