@@ -165,7 +165,9 @@ fn replay_with_release_drift_follows_the_full_engine() {
         protocols: vec![traces],
     };
     let rule = RuleParams::chindemi2022();
-    let drift = Replay::new(cache.clone()).unwrap().induction_rho(&rule, RuleVariant::Paper);
+    let drift = Replay::new(cache.clone())
+        .unwrap()
+        .induction_rho(&rule, RuleVariant::Paper);
     let recorded = Replay::new(cache)
         .unwrap()
         .without_release_drift()
@@ -174,7 +176,8 @@ fn replay_with_release_drift_follows_the_full_engine() {
     let (train, single) = stimuli(&job);
     let (mut err_drift, mut err_recorded) = (0.0, 0.0);
     for (k, conn) in job.connections.iter().enumerate() {
-        let full = engine_induction_rho(&job.cell, conn, job.g_scale, p, &rule, &train, &single, &runner, false).unwrap();
+        let full =
+            engine_induction_rho(&job.cell, conn, job.g_scale, p, &rule, &train, &single, &runner, false).unwrap();
         for ((d, r), f) in drift[k].iter().zip(&recorded[k]).zip(&full) {
             // Measured: at most 2.7e-3 (ρ moving from 0 to 0.32).
             assert!((d - f).abs() < 6e-3, "connection {k}: replay ρ {d} vs engine ρ {f}");

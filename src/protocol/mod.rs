@@ -14,8 +14,8 @@ pub mod table;
 pub use batch::{run_protocols, tree_extent, ConnectionRow, ProtocolJob, ProtocolResult, SummaryRow};
 pub(crate) use runner::calibration_run;
 pub use runner::{
-    after_seed, build_simulation, calibration_peaks, induction_schedule, induction_spike_times, mean_test_epsp, protocol_environment,
-    protocol_seed, rise_slope, run_connection, ConnectionOutcome, Exclusion, RunnerSettings,
+    after_seed, build_simulation, calibration_peaks, induction_schedule, induction_spike_times, mean_test_epsp,
+    protocol_environment, protocol_seed, rise_slope, run_connection, ConnectionOutcome, Exclusion, RunnerSettings,
 };
 pub use stimulus::{find_spike_stimulus, AmplitudeGrid, SpikeStimulus, PULSE_MS};
 pub use table::{

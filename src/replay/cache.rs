@@ -263,7 +263,11 @@ impl TraceCache {
             .flat_map(|p| &p.connections)
             .flat_map(|c| &c.synapses)
             .map(|s| {
-                s.calib_pre.len() + s.calib_post.len() + s.induction.len() + s.nmda_drive.len() + 2 * s.epsp_depressed.len()
+                s.calib_pre.len()
+                    + s.calib_post.len()
+                    + s.induction.len()
+                    + s.nmda_drive.len()
+                    + 2 * s.epsp_depressed.len()
             })
             .sum()
     }

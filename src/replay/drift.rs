@@ -227,8 +227,15 @@ mod tests {
             x = x1;
             t += h;
         }
-        assert!((delta.cai_mm - x).abs() < 1e-9 * x.abs().max(1e-6), "{} vs {x}", delta.cai_mm);
-        assert!((added - integral).abs() < 1e-8 * integral.abs(), "{added} vs {integral}");
+        assert!(
+            (delta.cai_mm - x).abs() < 1e-9 * x.abs().max(1e-6),
+            "{} vs {x}",
+            delta.cai_mm
+        );
+        assert!(
+            (added - integral).abs() < 1e-8 * integral.abs(),
+            "{added} vs {integral}"
+        );
         assert!((delta.a - 0.7 * (-w / NMDA_TAU_RISE_MS).exp()).abs() < 1e-15);
     }
 
