@@ -46,7 +46,7 @@ impl Default for SimSettings {
 pub enum Advance {
     /// A fine implicit step (`dt_ms` or shorter, up to an event).
     Fine,
-    /// An implicit step of the relaxation step near rest.
+    /// An implicit step of `relax_dt_ms` near rest.
     Relax,
     /// A quiet stretch in closed form.
     Skip,
