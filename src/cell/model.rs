@@ -333,7 +333,7 @@ impl CellModel {
             let table = &self.tables[kind.index()];
             let group = self.channels[range.clone()].iter().zip(&mut gates[range]);
             let Some(k) = table.step_index(h) else {
-                group.for_each(|(ch, g)| table.advance(g, v[ch.compartment] - ch.vshift_mv, h));
+                group.for_each(|(ch, g)| table.advance_untabulated(g, v[ch.compartment] - ch.vshift_mv, h));
                 continue;
             };
             match kind.gate_count() {

@@ -98,18 +98,9 @@ impl RateTable {
         }
     }
 
-    /// Advances the gates over any step h at shifted voltage v.
-    pub fn advance(&self, gates: &mut [f64; 3], v: f64, h: f64) {
-        match (self.step_index(h), self.gates) {
-            (Some(k), 1) => self.advance_tabulated::<1>(gates, v, k),
-            (Some(k), 2) => self.advance_tabulated::<2>(gates, v, k),
-            (Some(k), _) => self.advance_tabulated::<3>(gates, v, k),
-            (None, _) => self.advance_untabulated(gates, v, h),
-        }
-    }
-
-    /// x∞ from the table, exp(−h/τ) from the interpolated τ.
-    fn advance_untabulated(&self, gates: &mut [f64; 3], v: f64, h: f64) {
+    /// Advances the gates over a step h that is not tabulated: x∞ from the
+    /// table, exp(−h/τ) from the interpolated τ.
+    pub fn advance_untabulated(&self, gates: &mut [f64; 3], v: f64, h: f64) {
         let Some((i, w)) = self.locate(v) else {
             return self.advance_exact(gates, v, h);
         };
@@ -146,7 +137,12 @@ mod tests {
                 for h in [0.025, 0.25] {
                     let start = [0.3, 0.6, 0.45];
                     let (mut tab, mut untab, mut exact) = (start, start, start);
-                    table.advance(&mut tab, v, h);
+                    let k = table.step_index(h).unwrap();
+                    match kind.gate_count() {
+                        1 => table.advance_tabulated::<1>(&mut tab, v, k),
+                        2 => table.advance_tabulated::<2>(&mut tab, v, k),
+                        _ => table.advance_tabulated::<3>(&mut tab, v, k),
+                    }
                     table.advance_untabulated(&mut untab, v, h);
                     table.advance_exact(&mut exact, v, h);
                     for k in 0..kind.gate_count() {

@@ -283,15 +283,10 @@ impl<'c> Simulation<'c> {
         }
     }
 
-    /// Whether the cell is at rest: every voltage within the quiet tolerance
-    /// of rest, and no synapse able to pass more than the current tolerance
-    /// (a receptor just activated is not yet open, so its B state bounds it).
-    pub fn at_rest(&self) -> bool {
-        self.nearness() == Nearness::AtRest
-    }
-
     /// How close the cell and its synapses are to rest, by the quiet
-    /// settings' tolerances.
+    /// settings' tolerances. At rest: every voltage within the quiet
+    /// tolerance and no synapse able to pass more than the current tolerance
+    /// (a receptor just activated is not yet open, so its B state bounds it).
     fn nearness(&self) -> Nearness {
         let q = &self.settings.quiet;
         let dv = self

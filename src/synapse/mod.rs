@@ -103,63 +103,6 @@ pub struct Synapse {
     pub peak_cai: f64,
     pub peak_cstar: f64,
     decay: DecayCache,
-    memo: Memo,
-}
-
-/// The Mg block and the calcium reversal last computed, with the inputs
-/// they were computed for: each step's current reuses what the previous
-/// step's update computed at the same voltage and calcium.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Memo {
-    v: f64,
-    mg_mm: f64,
-    mg_block: f64,
-    cai: f64,
-    cao_mm: f64,
-    celsius: f64,
-    e_ca: f64,
-}
-
-impl Memo {
-    fn empty() -> Memo {
-        Memo {
-            v: f64::NAN,
-            mg_mm: f64::NAN,
-            mg_block: f64::NAN,
-            cai: f64::NAN,
-            cao_mm: f64::NAN,
-            celsius: f64::NAN,
-            e_ca: f64::NAN,
-        }
-    }
-
-    fn mg_block(&self, v: f64, env: &Environment) -> f64 {
-        if v == self.v && env.mg_mm == self.mg_mm {
-            self.mg_block
-        } else {
-            mg_block(v, env.mg_mm)
-        }
-    }
-
-    fn e_ca(&self, cai: f64, env: &Environment) -> f64 {
-        if cai == self.cai && env.cao_mm == self.cao_mm && env.celsius == self.celsius {
-            self.e_ca
-        } else {
-            nernst_mv(env.cao_mm, cai, env.celsius)
-        }
-    }
-
-    fn remember(&mut self, v: f64, mg_block: f64, cai: f64, e_ca: f64, env: &Environment) {
-        *self = Memo {
-            v,
-            mg_mm: env.mg_mm,
-            mg_block,
-            cai,
-            cao_mm: env.cao_mm,
-            celsius: env.celsius,
-            e_ca,
-        };
-    }
 }
 
 /// exp(−h/τ) of every exponential in a step, kept for the last (h, τ*):
@@ -230,7 +173,6 @@ impl Synapse {
             peak_cai: CAI_REST_MM,
             peak_cstar: 0.0,
             decay: DecayCache::empty(),
-            memo: Memo::empty(),
         }
     }
 
@@ -273,11 +215,11 @@ impl Synapse {
     pub fn current(&self, v: f64, env: &Environment) -> SynapticCurrent {
         let g_ampa_us = 1e-3 * self.expression.g_ampa_ns * self.fast.ampa.open();
         let g_nmda_open_us = 1e-3 * self.g_nmda_ns * self.fast.nmda.open();
-        let mg = self.memo.mg_block(v, env);
+        let mg = mg_block(v, env.mg_mm);
         let dmg = receptor::mg_block_slope_from(mg);
         let e_nmda = receptor::NMDA_REVERSAL_MV;
         let g_vdcc_us = self.vdcc_conductance_us();
-        let e_ca = self.memo.e_ca(self.fast.cai, env);
+        let e_ca = nernst_mv(env.cao_mm, self.fast.cai, env.celsius);
         SynapticCurrent {
             i_na: g_ampa_us * v + g_nmda_open_us * mg * (v - e_nmda) + g_vdcc_us * (v - e_ca),
             di_dv_us: g_ampa_us + g_nmda_open_us * (mg + dmg * (v - e_nmda)) + g_vdcc_us,
@@ -298,20 +240,25 @@ impl Synapse {
 
     /// Calcium current (nA) through NMDA receptors and the VDCC at voltage v.
     pub fn calcium_current(&self, v: f64, env: &Environment) -> f64 {
-        let mg = self.memo.mg_block(v, env);
-        self.calcium_current_with(v, mg, self.memo.e_ca(self.fast.cai, env))
+        let e_ca = nernst_mv(env.cao_mm, self.fast.cai, env.celsius);
+        self.calcium_current_with(v, mg_block(v, env.mg_mm), e_ca)
     }
 
     /// Calcium influx (mM/ms) through the NMDA receptors per unit of open
     /// fraction B − A at voltage v (replay scales it by release changes).
     pub fn nmda_influx_per_open(&self, v: f64, env: &Environment) -> f64 {
-        let g_us = 1e-3 * self.g_nmda_ns * mg_block(v, env.mg_mm);
-        self.ca.influx(self.ca.pf * g_us * (v - calcium::NMDA_CA_REVERSAL_MV))
+        self.ca
+            .influx(self.nmda_calcium_current(v, mg_block(v, env.mg_mm), 1.0))
+    }
+
+    /// Calcium current (nA) through the NMDA receptors at open fraction `open`.
+    fn nmda_calcium_current(&self, v: f64, mg_block: f64, open: f64) -> f64 {
+        let g_us = 1e-3 * self.g_nmda_ns * open * mg_block;
+        self.ca.pf * g_us * (v - calcium::NMDA_CA_REVERSAL_MV)
     }
 
     fn calcium_current_with(&self, v: f64, mg_block: f64, e_ca: f64) -> f64 {
-        let g_nmda_us = 1e-3 * self.g_nmda_ns * self.fast.nmda.open() * mg_block;
-        let i_nmda = self.ca.pf * g_nmda_us * (v - calcium::NMDA_CA_REVERSAL_MV);
+        let i_nmda = self.nmda_calcium_current(v, mg_block, self.fast.nmda.open());
         i_nmda + self.vdcc_conductance_us() * (v - e_ca)
     }
 
@@ -327,11 +274,9 @@ impl Synapse {
         f.vdcc_h = h_inf + (f.vdcc_h - h_inf) * k[5];
         let mg = mg_block(v, env.mg_mm);
         let cai_old = self.fast.cai;
-        let i_ca = self.calcium_current_with(v, mg, self.memo.e_ca(cai_old, env));
+        let i_ca = self.calcium_current_with(v, mg, nernst_mv(env.cao_mm, cai_old, env.celsius));
         let influx = self.ca.influx(i_ca);
         let cai_new = CAI_REST_MM + (cai_old - CAI_REST_MM) * k[6] + influx * CAI_TAU_MS * (1.0 - k[6]);
-        let e_ca_new = nernst_mv(env.cao_mm, cai_new, env.celsius);
-        self.memo.remember(v, mg, cai_new, e_ca_new, env);
         let cstar_old = self.fast.cstar;
         // c*' = −c*/τ* + (cai − cai₀), with cai taken at the step's midpoint.
         let drive = 0.5 * (cai_old + cai_new) - CAI_REST_MM;
