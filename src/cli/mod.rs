@@ -63,6 +63,12 @@ pub enum Command {
     /// Replay and full engine on the cache's connections and seeds →
     /// DIR/replay_vs_full.csv, DIR/replay/, DIR/full/
     CheckReplay(replay_cmds::EvaluateArgs),
+    /// Write a trace cache as open tables → DIR/manifest.json and
+    /// per-connection CSV (the format `import-traces` reads)
+    ExportTraces(replay_cmds::ExportTracesArgs),
+    /// Build a trace cache from traces recorded elsewhere (manifest.json and
+    /// CSV tables; e.g. NEURON's GluSynapse cai_CR) → DIR/traces.json
+    ImportTraces(replay_cmds::ImportTracesArgs),
     /// A rule (a run's best, or given parameters) on newly sampled
     /// connections under held-out protocols: Welch tests against the
     /// in-vitro data, figures, in-vivo calcium → DIR/validation.csv,
@@ -99,6 +105,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Traces(args) => replay_cmds::traces(args),
         Command::Evaluate(args) => replay_cmds::evaluate(args),
         Command::CheckReplay(args) => replay_cmds::check_replay(args),
+        Command::ExportTraces(args) => replay_cmds::export_traces(args),
+        Command::ImportTraces(args) => replay_cmds::import_traces(args),
         Command::Validate(args) => validate::validate(args),
         Command::Map(args) => map::map(args),
     }

@@ -51,6 +51,38 @@ pub struct EvaluateArgs {
     pub threads: Option<usize>,
 }
 
+#[derive(Debug, Args)]
+pub struct ExportTracesArgs {
+    /// Folder of a trace cache.
+    #[arg(long)]
+    pub traces: PathBuf,
+    /// Output folder: manifest.json and per-connection CSV tables.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Objective to check the cache against (default: the file it was built from).
+    #[arg(long)]
+    pub objective: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportTracesArgs {
+    /// Folder with manifest.json and the CSV tables it names (see README.md,
+    /// "Importing traces").
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Objective the traces were recorded for: its protocols, connections
+    /// and seed must be those of the manifest.
+    #[arg(long)]
+    pub objective: PathBuf,
+    /// Output folder of the cache (for `evaluate`, `check-replay`, `fit`).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
 /// The identity a cache built now from `objective` and the datasets would have,
 /// with the jobs it would run.
 fn expected_identity(objective: &Objective, data: &Datasets) -> anyhow::Result<(CacheIdentity, Vec<ProtocolJob>)> {
@@ -283,5 +315,39 @@ pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
     }
     write_atomic(&args.out.join("replay_vs_full.csv"), &csv.into_inner()?)?;
     eprintln!("wrote {}/replay_vs_full.csv", args.out.display());
+    Ok(())
+}
+
+pub fn export_traces(args: ExportTracesArgs) -> anyhow::Result<()> {
+    let (cache, _, _) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    crate::replay::export_traces(&cache, &args.out)?;
+    eprintln!("wrote {}/{}", args.out.display(), crate::replay::MANIFEST_FILE);
+    Ok(())
+}
+
+pub fn import_traces(args: ImportTracesArgs) -> anyhow::Result<()> {
+    let objective = Objective::load(&args.objective)?;
+    let data = Datasets::load(&args.data)?;
+    let (identity, jobs) = expected_identity(&objective, &data)?;
+    let test_spikes = RunnerSettings::default().test_spikes;
+    let cache = crate::replay::import_traces(&args.from, identity, &jobs, test_spikes)?;
+    let bytes = serde_json::to_vec(&cache)?;
+    write_atomic(&args.out.join(CACHE_FILE), &bytes)?;
+    write_json(
+        &args.out.join("config.json"),
+        &serde_json::json!({
+            "command": "import-traces",
+            "objective_file": args.objective,
+            "imported_from": args.from,
+            "datasets": data.provenance(),
+            "cache_bytes": bytes.len(),
+            "stored_values": cache.stored_values(),
+        }),
+    )?;
+    eprintln!(
+        "wrote {} ({:.1} MB)",
+        args.out.join(CACHE_FILE).display(),
+        bytes.len() as f64 / 1e6
+    );
     Ok(())
 }

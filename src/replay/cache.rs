@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the cache layout, raised too whenever the engine would record
-/// different numbers (3: release draws by CDF inversion, relaxation steps);
+/// different numbers (3: release draws by CDF inversion, relaxation steps;
+/// 4: induction bins merged for replay, with their first moments);
 /// a cache of another version is refused.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Resolution of the stored traces.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,12 @@ pub struct TraceSettings {
     pub waveform_dt_ms: f64,
     /// Test EPSP window (ms).
     pub epsp_window_ms: f64,
+    /// Widest induction bin (ms) for replay (see `bins::coarsen`).
+    pub induction_max_bin_ms: f64,
+    /// Largest departure of an induction bin's running calcium integral
+    /// from a straight ramp, as a fraction of the synapse's single-spike
+    /// calcium integral.
+    pub induction_ramp_tolerance: f64,
 }
 
 impl Default for TraceSettings {
@@ -37,6 +44,8 @@ impl Default for TraceSettings {
             max_bin_ms: 8.0,
             waveform_dt_ms: 0.025,
             epsp_window_ms: 100.0,
+            induction_max_bin_ms: 32.0,
+            induction_ramp_tolerance: 2e-4,
         }
     }
 }
@@ -160,6 +169,9 @@ pub struct SynapseTraces {
     pub calib_pre: Vec<f32>,
     pub calib_post: Vec<f32>,
     pub induction: Vec<f32>,
+    /// First moment of each induction bin's calcium about the bin's
+    /// midpoint (mM·ms²): c* gains exp(−w/2τ*)·(value + moment/τ*).
+    pub induction_moment: Vec<f32>,
     /// Mean NMDA calcium influx per unit open fraction B − A over each
     /// induction bin (mM/ms): what one more or one fewer vesicle adds to
     /// the calcium, as replay's releases depart from the recorded ones.
@@ -237,6 +249,7 @@ impl TraceCache {
                     if s.calib_pre.len() != c.calib_pre.len()
                         || s.calib_post.len() != c.calib_post.len()
                         || s.induction.len() != c.induction.len()
+                        || s.induction_moment.len() != c.induction.len()
                         || !(s.nmda_drive.is_empty() || s.nmda_drive.len() == c.induction.len())
                         || s.epsp_depressed.len() != s.epsp_potentiated.len()
                         || s.epsp_depressed.is_empty()
@@ -265,7 +278,7 @@ impl TraceCache {
             .map(|s| {
                 s.calib_pre.len()
                     + s.calib_post.len()
-                    + s.induction.len()
+                    + 2 * s.induction.len()
                     + s.nmda_drive.len()
                     + 2 * s.epsp_depressed.len()
             })

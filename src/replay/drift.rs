@@ -182,7 +182,7 @@ impl InductionDraws {
 
 /// The bin of a timeline starting at `t0` that holds each time (times
 /// ascending; a time on a bin edge belongs to the bin it starts).
-fn bins_of(timeline: &Timeline, t0: f64, times: &[f64]) -> Vec<InductionSpike> {
+pub(super) fn bins_of(timeline: &Timeline, t0: f64, times: &[f64]) -> Vec<InductionSpike> {
     let mut out = Vec::with_capacity(times.len());
     let (mut bin, mut start) = (0, t0);
     for &t in times {

@@ -1,6 +1,6 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
-use super::cache::{ConnectionTraces, ProtocolTraces, Timeline, TraceCache};
+use super::cache::{ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache};
 use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
 /// quiet integrator).
@@ -34,6 +35,10 @@ struct Grid {
     index: Vec<u32>,
     widths: Vec<f64>,
     gap: Vec<bool>,
+    /// Time from the timeline's start to each bin's end (ms).
+    ends: Vec<f64>,
+    /// Indices of the gap bins, ascending.
+    gaps: Vec<usize>,
     /// Per distinct width: the calcium response to a release difference.
     responses: Vec<BinResponse>,
 }
@@ -52,12 +57,37 @@ impl Grid {
                 })
             })
             .collect();
+        let ends = t
+            .widths_ms
+            .iter()
+            .scan(0.0, |end, w| {
+                *end += w;
+                Some(*end)
+            })
+            .collect();
         Grid {
             index,
             responses: widths.iter().map(|&w| BinResponse::new(w)).collect(),
             widths,
             gap: t.gap.clone(),
+            ends,
+            gaps: (0..t.len()).filter(|&b| t.gap[b]).collect(),
         }
+    }
+
+    /// Time from the start to the start of bin b (ms).
+    fn start_of(&self, b: usize) -> f64 {
+        if b == 0 {
+            0.0
+        } else {
+            self.ends[b - 1]
+        }
+    }
+
+    /// The first gap bin at or after b (or `len`).
+    fn next_gap(&self, b: usize) -> usize {
+        let k = self.gaps.partition_point(|&g| g < b);
+        self.gaps.get(k).copied().unwrap_or(self.index.len())
     }
 
     /// exp(−w/τ) and exp(−w/2τ) of every distinct width into `out`.
@@ -68,19 +98,23 @@ impl Grid {
 }
 
 /// Candidate-independent state of one connection, derived when loading.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Prepared {
     protocol: usize,
     connection: usize,
     calib_pre: Grid,
     calib_post: Grid,
     induction: Grid,
+
     /// The induction's draws, for replay's own releases.
     draws: InductionDraws,
     /// Release states and generator of the after phase (C02).
     releases: Vec<Release>,
     rng: ChaCha8Rng,
     baseline: std::result::Result<TestEpsps, String>,
+    /// After-phase test EPSPs by potentiated pattern: they depend on nothing
+    /// else, and a fit meets few patterns per connection.
+    after: Mutex<Vec<(Vec<bool>, TestEpsps)>>,
     /// Sample range holding every waveform's peak.
     lo: usize,
     hi: usize,
@@ -109,6 +143,8 @@ struct Scratch {
     dec_post: Vec<(f64, f64)>,
     dec_ind: Vec<(f64, f64)>,
     c: Vec<f64>,
+    /// c* at each induction bin's end from the recorded calcium alone.
+    cend: Vec<f64>,
     rho: Vec<f64>,
     theta: Vec<(f64, f64)>,
     potentiated: Vec<bool>,
@@ -234,22 +270,27 @@ impl Replay {
         s.c.clear();
         s.rho.clear();
         s.theta.clear();
-        for (i, syn) in c.synapses.iter().enumerate() {
+        for syn in &c.synapses {
             let ex = syn.rest_excess_mm;
             let c_pre = peak_cstar(&prep.calib_pre, &s.dec_pre, &syn.calib_pre, ex, tau);
             let c_post = peak_cstar(&prep.calib_post, &s.dec_post, &syn.calib_post, ex, tau);
-            let (td, tp) = rule.thresholds(syn.tree, c_pre, c_post);
+            s.theta.push(rule.thresholds(syn.tree, c_pre, c_post));
+            s.c.push(ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()));
+        }
+        recorded_cstar(&prep.induction, &s.dec_ind, &c.synapses, &s.c, tau, &mut s.cend);
+        let len = prep.induction.index.len();
+        for (i, syn) in c.synapses.iter().enumerate() {
             let mut ind = Induction {
                 grid: &prep.induction,
                 dec: &s.dec_ind,
-                values: &syn.induction,
-                drive: &syn.nmda_drive,
-                ex,
+                syn,
+                cend: &s.cend[i * len..(i + 1) * len],
                 tau,
-                thresholds: (td, tp),
+                thresholds: s.theta[i],
                 gammas: (gd, gp),
                 variant,
-                cs: ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()),
+                cs: s.c[i],
+                dc: 0.0,
                 rho: f64::from(syn.rho0),
                 run: Run::default(),
                 delta: ReleaseDelta::default(),
@@ -260,7 +301,7 @@ impl Replay {
             let (mut use_, mut t_use, mut rho_use) = (syn.use0, c.induction_start_ms, ind.rho);
             let mut b = 0;
             for (k, spike) in spikes.iter().enumerate() {
-                ind.bins(b..spike.bin);
+                ind.bins(b, spike.bin);
                 b = spike.bin;
                 let rho = ind.current_rho();
                 use_ = relaxed_use(use_, 0.5 * (rho_use + rho), syn.use_d, syn.use_p, spike.t_ms - t_use);
@@ -270,11 +311,10 @@ impl Replay {
                     ind.delta.release(dw);
                 }
             }
-            ind.bins(b..syn.induction.len());
-            let (cs, rho) = (ind.cs, ind.current_rho());
-            s.c.push(cs);
+            ind.bins(b, len);
+            let rho = ind.current_rho();
+            s.c[i] = ind.cs;
             s.rho.push(rho);
-            s.theta.push((td, tp));
         }
     }
 
@@ -289,6 +329,43 @@ impl Replay {
                 s.rho.clone()
             })
             .collect()
+    }
+
+    /// The test EPSPs after the induction for the potentiated pattern in
+    /// the scratch: the stream of the after phase continues with the
+    /// settled Use from rested sites, so only the pattern matters (spike
+    /// times count from the first test spike).
+    fn after_phase(&self, prep: &Prepared, s: &mut Scratch) -> TestEpsps {
+        let key = &s.potentiated;
+        if let Some((_, e)) = lock(&prep.after).iter().find(|(k, _)| k == key) {
+            return *e;
+        }
+        let p = &self.cache.protocols[prep.protocol];
+        let c = &p.connections[prep.connection];
+        let period = p.protocol.burst_period_s * 1000.0;
+        s.releases.clone_from(&prep.releases);
+        let mut rng = prep.rng.clone();
+        let mut releases = std::mem::take(&mut s.releases);
+        let potentiated = std::mem::take(&mut s.potentiated);
+        let after = test_epsps(
+            c,
+            &potentiated,
+            &mut releases,
+            &mut rng,
+            0.0,
+            period,
+            p.test_spikes,
+            (prep.lo, prep.hi),
+            self.waveform_dt_ms,
+            s,
+        );
+        let mut memo = lock(&prep.after);
+        if memo.len() < AFTER_MEMO_PATTERNS {
+            memo.push((potentiated.clone(), after));
+        }
+        s.releases = releases;
+        s.potentiated = potentiated;
+        after
     }
 
     fn connection(
@@ -342,26 +419,7 @@ impl Replay {
         s.potentiated.extend(s.rho.iter().map(|&r| r > RHO_STAR));
         let flipped_up = (0..n).filter(|&i| c.synapses[i].rho0 == 0 && s.potentiated[i]).count();
         let flipped_down = (0..n).filter(|&i| c.synapses[i].rho0 == 1 && !s.potentiated[i]).count();
-        // After induction: the same stream continues with the settled Use.
-        let period = p.protocol.burst_period_s * 1000.0;
-        s.releases.clone_from(&prep.releases);
-        let mut rng = prep.rng.clone();
-        let mut releases = std::mem::take(&mut s.releases);
-        let potentiated = std::mem::take(&mut s.potentiated);
-        let after = test_epsps(
-            c,
-            &potentiated,
-            &mut releases,
-            &mut rng,
-            t + period,
-            period,
-            p.test_spikes,
-            (prep.lo, prep.hi),
-            self.waveform_dt_ms,
-            s,
-        );
-        s.releases = releases;
-        s.potentiated = potentiated;
+        let after = self.after_phase(prep, s);
         if c.soma_rest_mv + after.peak_mv >= crate::sim::SPIKE_THRESHOLD_MV {
             return exclude("after induction: postsynaptic spike during test EPSPs (superposed)".into());
         }
@@ -379,6 +437,15 @@ impl Replay {
             flipped_down,
         })
     }
+}
+
+/// Patterns remembered per connection (a few kB each at most).
+const AFTER_MEMO_PATTERNS: usize = 64;
+
+/// A memo's lock; a panic elsewhere cannot leave a memo half-written, so
+/// a poisoned lock is taken as it is.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Peak c* over a calibration timeline starting from c* = 0 (sampled at bin
@@ -406,18 +473,81 @@ fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64
     peak
 }
 
+/// c* at the end of every induction bin from the recorded calcium alone
+/// (replay's release differences are added on top: c* is linear in
+/// calcium), synapse-major into `out`, from c* = `c0` at the start.
+fn recorded_cstar(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    synapses: &[SynapseTraces],
+    c0: &[f64],
+    tau: f64,
+    out: &mut Vec<f64>,
+) {
+    let len = grid.index.len();
+    out.clear();
+    out.resize(synapses.len() * len, 0.0);
+    // Synapses in groups of four: their recurrences are independent, so
+    // interleaving them hides each one's latency.
+    for ((syns, starts), dst) in synapses.chunks(4).zip(c0.chunks(4)).zip(out.chunks_mut(4 * len)) {
+        match syns.len() {
+            4 => cstar_lanes::<4>(grid, dec, syns, starts, tau, dst),
+            3 => cstar_lanes::<3>(grid, dec, syns, starts, tau, dst),
+            2 => cstar_lanes::<2>(grid, dec, syns, starts, tau, dst),
+            _ => cstar_lanes::<1>(grid, dec, syns, starts, tau, dst),
+        }
+    }
+}
+
+fn cstar_lanes<const L: usize>(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    syns: &[SynapseTraces],
+    starts: &[f64],
+    tau: f64,
+    out: &mut [f64],
+) {
+    let len = grid.index.len();
+    let inv_tau = 1.0 / tau;
+    let values: [&[f32]; L] = std::array::from_fn(|k| &syns[k].induction[..len]);
+    let moments: [&[f32]; L] = std::array::from_fn(|k| &syns[k].induction_moment[..len]);
+    let mut c: [f64; L] = std::array::from_fn(|k| starts[k]);
+    for (b, (&j, &gap)) in grid.index.iter().zip(&grid.gap).enumerate() {
+        let j = j as usize;
+        if gap {
+            for k in 0..L {
+                let v = f64::from(values[k][b]);
+                c[k] = gap_cstar(c[k], v, syns[k].rest_excess_mm, tau, grid.widths[j]);
+            }
+        } else {
+            let (e, h) = dec[j];
+            for k in 0..L {
+                c[k] = c[k] * e + (f64::from(values[k][b]) + f64::from(moments[k][b]) * inv_tau) * h;
+            }
+        }
+        for k in 0..L {
+            out[k * len + b] = c[k];
+        }
+    }
+}
+
 /// One synapse's c*, ρ and release difference over its induction bins.
+/// c* is the recorded calcium's (`cend`) plus `dc`, what replay's release
+/// differences have added; stretches where c* stays below both thresholds
+/// are crossed at once.
 struct Induction<'a> {
     grid: &'a Grid,
     dec: &'a [(f64, f64)],
-    values: &'a [f32],
-    drive: &'a [f32],
-    ex: f64,
+    syn: &'a SynapseTraces,
+    cend: &'a [f64],
     tau: f64,
     thresholds: (f64, f64),
     gammas: (f64, f64),
     variant: RuleVariant,
+    /// c* at the start of the next bin.
     cs: f64,
+    /// c* added by release differences at the start of the next bin.
+    dc: f64,
     rho: f64,
     /// Pending ρ integration (see `Run`); `rho` is its start.
     run: Run,
@@ -431,47 +561,87 @@ impl Induction<'_> {
         self.rho
     }
 
-    /// Advances over bins `range`: without a release difference the plain
-    /// recorded calcium, with one the difference's calcium added.
-    fn bins(&mut self, range: std::ops::Range<usize>) {
-        for b in range {
+    /// Advances over bins `from..to`.
+    fn bins(&mut self, from: usize, to: usize) {
+        let mut b = from;
+        while b < to {
             if self.delta.is_zero() {
-                self.bin(b, 0.0, 0.0);
-                continue;
+                b = self.skip_band(b, to);
+                if b == to {
+                    break;
+                }
             }
-            let j = self.grid.index[b] as usize;
-            if self.grid.gap[b] {
-                let extra_r = self.delta.cai_mm;
-                self.delta.quiet_bin(&self.grid.responses[j]);
-                self.bin(b, 0.0, extra_r);
-            } else {
-                let extra_v = self.delta.fine_bin(&self.grid.responses[j], f64::from(self.drive[b]));
-                self.bin(b, extra_v, 0.0);
-            }
+            self.bin(b);
+            b += 1;
         }
     }
 
-    /// One bin, its calcium value raised by `extra_v` (fine bins, mM·ms) or
-    /// `extra_r` (quiet stretches, mM at the start).
-    #[inline(always)]
-    fn bin(&mut self, b: usize, extra_v: f64, extra_r: f64) {
+    /// Crosses at once the bins from b on in which c* stays between the
+    /// same thresholds as at their start, so the indicators are constant
+    /// (stopping at a gap or `to`); returns the first bin left. Between
+    /// release differences c* is the recorded one plus `dc` decaying with
+    /// τ*, so the recorded c* is held to the band narrowed by `dc`.
+    fn skip_band(&mut self, b: usize, to: usize) -> usize {
         let (td, tp) = self.thresholds;
-        let (ex, tau, g) = (self.ex, self.tau, self.gammas);
+        let (low, high) = (td.min(tp), td.max(tp));
+        let c = self.cs;
+        let (lo, hi) = if c <= low {
+            (f64::NEG_INFINITY, low)
+        } else if c <= high {
+            (low, high)
+        } else {
+            (high, f64::INFINITY)
+        };
+        let (lo, hi) = (lo - self.dc.min(0.0), hi - self.dc.max(0.0));
+        let stop = self.grid.next_gap(b).min(to);
+        let end = b + self.cend[b..stop]
+            .iter()
+            .position(|&x| !(x > lo && x <= hi))
+            .unwrap_or(stop - b);
+        if end > b {
+            let span = self.grid.start_of(end) - self.grid.start_of(b);
+            let weights = IndicatorWeights::over_step(c, c, td, tp, self.variant);
+            self.rho = self.run.add(self.rho, span, weights, self.gammas);
+            if self.dc != 0.0 {
+                self.dc *= (-span / self.tau).exp();
+            }
+            self.cs = self.cend[end - 1] + self.dc;
+        }
+        end
+    }
+
+    /// One bin, with the calcium of any release difference.
+    fn bin(&mut self, b: usize) {
+        let (td, tp) = self.thresholds;
+        let (ex, tau, g) = (self.syn.rest_excess_mm, self.tau, self.gammas);
         let j = self.grid.index[b] as usize;
         let w = self.grid.widths[j];
-        let v = f64::from(self.values[b]);
         if self.grid.gap[b] {
-            let r = v + extra_r;
-            if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
+            let r = f64::from(self.syn.induction[b]) + self.delta.cai_mm;
+            if !self.delta.is_zero() {
+                self.delta.quiet_bin(&self.grid.responses[j]);
+            }
+            let c1 = if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
                 self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
-                self.cs = gap_cstar(self.cs, r, ex, tau, w);
+                gap_cstar(self.cs, r, ex, tau, w)
             } else {
                 self.rho = self.run.flush(self.rho, g);
-                (self.cs, self.rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
-            }
+                let (c1, rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
+                self.rho = rho;
+                c1
+            };
+            self.dc = c1 - self.cend[b];
+            self.cs = c1;
         } else {
             let (e, h) = self.dec[j];
-            let c1 = self.cs * e + (v + extra_v) * h;
+            let extra = if self.delta.is_zero() {
+                0.0
+            } else {
+                self.delta
+                    .fine_bin(&self.grid.responses[j], f64::from(self.syn.nmda_drive[b]))
+            };
+            self.dc = self.dc * e + extra * h;
+            let c1 = self.cend[b] + self.dc;
             let weights = if self.cs.max(c1) <= td.min(tp) {
                 IndicatorWeights::default()
             } else {
@@ -483,9 +653,9 @@ impl Induction<'_> {
     }
 }
 
-/// Largest step (ms) for ρ with an indicator on: |dρ/dt| ≤ γ/τ_ind ≈ 4e-3/ms,
-/// so a midpoint step of 2 ms errs by ~1e-9.
-const ACTIVE_STEP_MS: f64 = 2.0;
+/// Largest step (ms) for ρ with an indicator on (fourth-order steps, see
+/// `Efficacy::rk4_step`).
+const ACTIVE_STEP_MS: f64 = 10.0;
 
 /// Pending time with constant whole indicators.
 #[derive(Default)]
@@ -529,11 +699,7 @@ impl Run {
             ACTIVE_STEP_MS
         };
         let m = (h / cap).ceil() as usize;
-        let mut eff = Efficacy { rho };
-        for _ in 0..m {
-            eff.midpoint_step(h / m as f64, gd, gp, w);
-        }
-        eff.rho
+        Efficacy::flow(rho, h, m, gd, gp, w)
     }
 }
 
@@ -704,6 +870,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         releases,
         rng,
         baseline,
+        after: Mutex::new(Vec::new()),
         lo,
         hi,
     }

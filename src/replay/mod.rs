@@ -8,23 +8,31 @@
 //! Approximations, each measured by `plastifit check-replay`: the voltage
 //! and VDCC calcium of the frozen recording during induction, with the
 //! releases redrawn under replay's own Use and their NMDA calcium
-//! differences added (`drift`); Ĝ_AMPA frozen during induction; calcium binned (exact integrals, bins merged
-//! while calcium stays within a tolerance; a quiet stretch's NMDA tail
-//! binned exactly from the engine's closed form, its remainder a gap decaying
-//! with τ_Ca); test EPSPs by linear superposition of single-synapse
-//! responses scaled by released/Nrrp.
+//! differences added (`drift`); Ĝ_AMPA frozen during induction; calcium
+//! binned (`bins`: exact integrals, bins merged while calcium stays within
+//! a tolerance, induction bins merged further with their first moments; a
+//! quiet stretch's NMDA tail binned exactly from the engine's closed form,
+//! its remainder a gap decaying with τ_Ca); test EPSPs by linear
+//! superposition of single-synapse responses scaled by released/Nrrp.
+//! `import` reads and writes caches as open tables.
 
+mod bins;
 mod cache;
 mod drift;
 mod eval;
+mod import;
 mod record;
 
+pub use bins::{bin_samples, coarsen_induction};
 pub use cache::{
     dataset_hash, CacheIdentity, ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache, TraceSettings,
     FORMAT_VERSION,
 };
 pub use eval::{Replay, ReplayedProtocol};
+pub use import::{
+    export as export_traces, import as import_traces, ConnectionFiles, Manifest, ManifestConnection, ManifestProtocol,
+    SynapseConstants, MANIFEST_FILE,
+};
 pub use record::{
-    bin_samples, engine_induction_rho, record_connection, record_job, record_variants, replay_jobs, replay_variants,
-    RecordCheck,
+    engine_induction_rho, record_connection, record_job, record_variants, replay_jobs, replay_variants, RecordCheck,
 };

@@ -1,6 +1,7 @@
 //! Recording a connection's candidate-independent traces with the full
 //! engine, plasticity frozen, the same release stream as the full run.
 
+use super::bins::{coarsen_induction, merge_bins};
 use super::cache::{ConnectionTraces, SynapseTraces, Timeline, TraceSettings};
 use crate::cell::CellModel;
 use crate::pathway::Connection;
@@ -244,15 +245,17 @@ fn record_run(
     Ok(rec.finish(sim.t))
 }
 
-/// c* at the end of a timeline and its peak, for one τ* (f64 values).
-fn cstar_over(t: &Timeline, values: &[f64], rest_excess: f64, c0: f64, tau: f64) -> (f64, f64) {
+/// c* at the end of a timeline and its peak, for one τ*; `moments` as the
+/// induction stores them, or empty (zero).
+fn cstar_over(t: &Timeline, values: &[f64], moments: &[f64], rest_excess: f64, c0: f64, tau: f64) -> (f64, f64) {
     let mut c = c0;
     let mut peak = c0;
-    for ((&w, &gap), &v) in t.widths_ms.iter().zip(&t.gap).zip(values) {
+    for (b, ((&w, &gap), &v)) in t.widths_ms.iter().zip(&t.gap).zip(values).enumerate() {
         c = if gap {
             super::eval::gap_cstar(c, v, rest_excess, tau, w)
         } else {
-            c * (-w / tau).exp() + v * (-0.5 * w / tau).exp()
+            let m = moments.get(b).copied().unwrap_or(0.0);
+            c * (-w / tau).exp() + (v + m / tau) * (-0.5 * w / tau).exp()
         };
         peak = peak.max(c);
     }
@@ -329,11 +332,11 @@ fn record_prelude<'c>(
         let ex = rest[i] - CAI_REST_MM;
         check.add(
             pre_peaks[i],
-            cstar_over(&pre_t, &pre_v[i], ex, 0.0, reference.tau_star_ms).1,
+            cstar_over(&pre_t, &pre_v[i], &[], ex, 0.0, reference.tau_star_ms).1,
         );
         check.add(
             post_peaks[i],
-            cstar_over(&post_t, &post_v[i], ex, 0.0, reference.tau_star_ms).1,
+            cstar_over(&post_t, &post_v[i], &[], ex, 0.0, reference.tau_star_ms).1,
         );
     }
 
@@ -452,12 +455,6 @@ fn record_induction(
         nmda_drive,
         ..
     } = record_run(&mut sim, rest, t_end, &mut rng, *settings)?;
-    for i in 0..rest.len() {
-        let ex = rest[i] - CAI_REST_MM;
-        let c0 = ex * tau * (1.0 - (-t_ind / tau).exp());
-        check.add(cstar_ind[i], c0);
-        check.add(sim.synapses[i].fast.cstar, cstar_over(&ind_t, &ind_v[i], ex, c0, tau).0);
-    }
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     // Only the rise and the peaks are needed (amplitude and 30-75 % slope):
     // keep every waveform up to the latest peak of any of them.
@@ -493,13 +490,14 @@ fn record_induction(
             calib_pre: f32s(&pre_v[i]),
             calib_post: f32s(&post_v[i]),
             induction: f32s(&ind_v[i]),
+            induction_moment: vec![0.0; ind_v[i].len()],
             nmda_drive: f32s(&nmda_drive[i]),
             end_excess_mm: sim.synapses[i].fast.cai - rest[i],
             epsp_depressed: cut(&waveforms[i].0),
             epsp_potentiated: cut(&waveforms[i].1),
         })
         .collect();
-    let traces = ConnectionTraces {
+    let mut traces = ConnectionTraces {
         connection: connection.clone(),
         excluded: None,
         soma_rest_mv: base.state.v[0],
@@ -511,6 +509,15 @@ fn record_induction(
         induction: ind_t,
         synapses,
     };
+    coarsen_induction(&mut traces, protocol, settings);
+    for (i, syn) in traces.synapses.iter().enumerate() {
+        let c0 = syn.rest_excess_mm * tau * (1.0 - (-t_ind / tau).exp());
+        check.add(cstar_ind[i], c0);
+        let f64s = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let (values, moments) = (f64s(&syn.induction), f64s(&syn.induction_moment));
+        let (end, _) = cstar_over(&traces.induction, &values, &moments, syn.rest_excess_mm, c0, tau);
+        check.add(sim.synapses[i].fast.cstar, end);
+    }
     Ok((
         traces,
         RecordCheck {
@@ -635,82 +642,6 @@ pub fn engine_induction_rho(
     pulses.into_iter().for_each(|p| sim.add_pulse(p));
     sim.run(t_ind + f64::from(protocol.bursts) * period, &mut rng, &mut NoObserver)?;
     Ok(sim.synapses.iter().map(|s| s.efficacy.rho).collect())
-}
-
-/// Merges neighbouring fine bins whose mean calcium stays within the
-/// tolerance of the run's first bin, up to the widest bin; gaps stay.
-/// `carried` integrals are summed over the merged bins without deciding.
-pub(super) fn merge_bins(
-    widths_in: &[f64],
-    gap_in: &[bool],
-    values_in: &[Vec<f64>],
-    carried_in: &[Vec<f64>],
-    settings: &TraceSettings,
-) -> (Timeline, Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let (tol, max_w) = (settings.merge_tolerance_mm, settings.max_bin_ms);
-    let mut widths = Vec::new();
-    let mut gap = Vec::new();
-    let mut values: Vec<Vec<f64>> = vec![Vec::new(); values_in.len()];
-    let mut carried: Vec<Vec<f64>> = vec![Vec::new(); carried_in.len()];
-    let mut i = 0;
-    while i < widths_in.len() {
-        let mut w = widths_in[i];
-        let mut sums: Vec<f64> = values_in.iter().map(|v| v[i]).collect();
-        let mut j = i + 1;
-        if !gap_in[i] {
-            let rates: Vec<f64> = sums.iter().map(|s| s / w).collect();
-            while j < widths_in.len()
-                && !gap_in[j]
-                && w + widths_in[j] <= max_w + 1e-12
-                && values_in
-                    .iter()
-                    .zip(&rates)
-                    .all(|(v, r)| (v[j] / widths_in[j] - r).abs() <= tol)
-            {
-                w += widths_in[j];
-                for (s, v) in sums.iter_mut().zip(values_in) {
-                    *s += v[j];
-                }
-                j += 1;
-            }
-        }
-        widths.push(w);
-        gap.push(gap_in[i]);
-        for (out, s) in values.iter_mut().zip(sums) {
-            out.push(s);
-        }
-        for (out, c) in carried.iter_mut().zip(carried_in) {
-            out.push(c[i..j].iter().sum());
-        }
-        i = j;
-    }
-    (Timeline { widths_ms: widths, gap }, values, carried)
-}
-
-/// Bins calcium recorded elsewhere on a uniform grid (e.g. NEURON's
-/// GluSynapse `cai_CR` every `dt_ms`): `cai_mm[i][k]` is synapse i's cai at
-/// k·dt. Each interval contributes its trapezoid integral of cai − cai₀ (the
-/// engine's own c* drive), split at bin edges, then bins are merged as for
-/// recorded traces. Returns the timeline and per-synapse values for a
-/// `ConnectionTraces`.
-pub fn bin_samples(dt_ms: f64, cai_mm: &[Vec<f64>], settings: &TraceSettings) -> (Timeline, Vec<Vec<f32>>) {
-    let n = cai_mm.len();
-    let len = cai_mm.first().map_or(0, Vec::len);
-    let per_bin = (settings.bin_ms / dt_ms).round().max(1.0) as usize;
-    let mut widths = Vec::new();
-    let mut values: Vec<Vec<f64>> = vec![Vec::new(); n];
-    let mut k = 0;
-    while k + 1 < len {
-        let end = (k + per_bin).min(len - 1);
-        widths.push((end - k) as f64 * dt_ms);
-        for (v, c) in values.iter_mut().zip(cai_mm) {
-            v.push((k..end).map(|j| (0.5 * (c[j] + c[j + 1]) - CAI_REST_MM) * dt_ms).sum());
-        }
-        k = end;
-    }
-    let gap = vec![false; widths.len()];
-    let (t, v, _) = merge_bins(&widths, &gap, &values, &[], settings);
-    (t, v.iter().map(|x| x.iter().map(|&y| y as f32).collect()).collect())
 }
 
 /// Records `jobs` with plasticity frozen and replays `rule` on them, keeping
@@ -843,28 +774,4 @@ pub fn replay_variants(
         })
         .collect();
     replay_in_memory(traces, rule, runner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sampled_calcium_bins_give_the_exact_filter() {
-        // cai − cai₀ = A·exp(−t/12) sampled every 0.025 ms over 200 ms:
-        // c* at the end for τ* = 250 has a closed form.
-        let (a, tau, dt, len) = (1e-3, 250.0, 0.025, 8001);
-        let cai: Vec<f64> = (0..len)
-            .map(|k| CAI_REST_MM + a * (-(k as f64) * dt / crate::synapse::CAI_TAU_MS).exp())
-            .collect();
-        let settings = TraceSettings::default();
-        let (t, v) = bin_samples(dt, &[cai], &settings);
-        assert!((t.duration_ms() - 200.0).abs() < 1e-9);
-        assert!(t.len() < 8000 / 10, "bins were not merged: {}", t.len());
-        let values: Vec<f64> = v[0].iter().map(|&x| f64::from(x)).collect();
-        let (end, _) = cstar_over(&t, &values, 0.0, 0.0, tau);
-        let k = 1.0 / (1.0 / tau - 1.0 / crate::synapse::CAI_TAU_MS);
-        let exact = a * k * ((-200.0 / crate::synapse::CAI_TAU_MS).exp() - (-200.0 / tau).exp());
-        assert!((end - exact).abs() < 1e-4 * exact, "{end} vs {exact}");
-    }
 }

@@ -74,6 +74,28 @@ impl Efficacy {
         self.rho = (self.rho + h * k2).clamp(0.0, 1.0);
     }
 
+    /// ρ after `h` ms of constant indicators, by `steps` classical
+    /// fourth-order Runge–Kutta steps on dρ/dt written as a cubic in ρ. At
+    /// the largest rates (|∂ρ'/∂ρ| ≲ 7e-3/ms) a 10 ms step errs by ~1e-8,
+    /// against ~5e-7 for a 2 ms midpoint step.
+    pub fn flow(rho: f64, h: f64, steps: usize, gamma_d: f64, gamma_p: f64, w: IndicatorWeights) -> f64 {
+        // −ρ(1−ρ)(ρ*−ρ) + γp·P·(1−ρ) − γd·D·ρ, expanded.
+        let (p, d) = (gamma_p * w.potentiation, gamma_d * w.depression);
+        let k = 1.0 / TAU_IND_MS;
+        let (c3, c2, c1, c0) = (-k, (1.0 + RHO_STAR) * k, -(RHO_STAR + p + d) * k, p * k);
+        let f = |r: f64| ((c3 * r + c2) * r + c1) * r + c0;
+        let dt = h / steps as f64;
+        let mut rho = rho;
+        for _ in 0..steps {
+            let k1 = f(rho);
+            let k2 = f(rho + 0.5 * dt * k1);
+            let k3 = f(rho + 0.5 * dt * k2);
+            let k4 = f(rho + dt * k3);
+            rho = (rho + dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4)).clamp(0.0, 1.0);
+        }
+        rho
+    }
+
     /// The state ρ settles to once no threshold can be crossed any more.
     pub fn settled(&self) -> f64 {
         if self.rho > RHO_STAR {
