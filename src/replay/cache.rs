@@ -186,6 +186,16 @@ pub struct SynapseTraces {
     pub epsp_potentiated: Vec<f32>,
 }
 
+/// The somatic peak of the connection's synapses releasing together
+/// against the linear sum of their single-synapse waveforms: driving
+/// force and NMDA's voltage dependence make the sum nonlinear, and replay
+/// corrects its superposed test EPSPs by these points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SummationPoint {
+    pub linear_peak_mv: f64,
+    pub peak_mv: f64,
+}
+
 /// One connection under one protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionTraces {
@@ -201,6 +211,8 @@ pub struct ConnectionTraces {
     pub calib_post: Timeline,
     pub induction: Timeline,
     pub synapses: Vec<SynapseTraces>,
+    /// Empty: test EPSPs summed linearly.
+    pub summation: Vec<SummationPoint>,
 }
 
 /// One protocol's connections.

@@ -1,6 +1,6 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
-use super::cache::{ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache};
+use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, Timeline, TraceCache};
 use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
@@ -112,6 +112,8 @@ struct Prepared {
     releases: Vec<Release>,
     rng: ChaCha8Rng,
     baseline: std::result::Result<TestEpsps, String>,
+    /// Summation of the test EPSPs: a linear peak x stands for x·(1 + β·x).
+    beta: f64,
     /// After-phase test EPSPs by potentiated pattern: they depend on nothing
     /// else, and a fit meets few patterns per connection.
     after: Mutex<Vec<(Vec<bool>, TestEpsps)>>,
@@ -357,6 +359,7 @@ impl Replay {
             p.test_spikes,
             (prep.lo, prep.hi),
             self.waveform_dt_ms,
+            prep.beta,
             s,
         );
         let mut memo = lock(&prep.after);
@@ -747,7 +750,8 @@ fn gap_rho(
 }
 
 /// `spikes` test spikes from `t0`, one per period, each synapse releasing
-/// with the Use of its state; amplitudes by superposition of waveforms.
+/// with the Use of its state; amplitudes by superposition of waveforms,
+/// each peak x taken as x·(1 + β·x) (`summation_beta`).
 #[allow(clippy::too_many_arguments)]
 fn test_epsps(
     c: &ConnectionTraces,
@@ -759,8 +763,10 @@ fn test_epsps(
     spikes: usize,
     (lo, hi): (usize, usize),
     dt: f64,
+    beta: f64,
     s: &mut Scratch,
 ) -> TestEpsps {
+    let summed = |x: f64| x * (1.0 + beta * x);
     let n = c.synapses.len();
     s.mean_w.clear();
     s.mean_w.resize(n, 0.0);
@@ -787,7 +793,7 @@ fn test_epsps(
                 *acc += w * f64::from(x);
             }
         }
-        let peak = s.vsum.iter().copied().fold(0.0, f64::max);
+        let peak = summed(s.vsum.iter().copied().fold(0.0, f64::max));
         amp_sum += peak;
         peak_max = peak_max.max(peak);
     }
@@ -805,10 +811,34 @@ fn test_epsps(
             *acc += s.mean_w[i] * f64::from(x);
         }
     }
+    // The averaged trace scaled as its peak: the rise keeps its shape.
+    let mean_peak = s.vsum.iter().copied().fold(0.0, f64::max);
+    let scale = if mean_peak > 0.0 {
+        summed(mean_peak) / mean_peak
+    } else {
+        1.0
+    };
     TestEpsps {
         amplitude_mv: amp_sum / spikes as f64,
-        slope_mv_per_ms: crate::protocol::rise_slope(&s.vsum, dt),
+        slope_mv_per_ms: crate::protocol::rise_slope(&s.vsum, dt) * scale,
         peak_mv: peak_max,
+    }
+}
+
+/// β of peak = x·(1 + β·x) for a linear peak x, by least squares over the
+/// recorded summation points (0 without points).
+fn summation_beta(points: &[SummationPoint]) -> f64 {
+    let (num, den) = points
+        .iter()
+        .filter(|p| p.linear_peak_mv > 0.0)
+        .fold((0.0, 0.0), |(n, d), p| {
+            let x = p.linear_peak_mv;
+            (n + x * (p.peak_mv / x - 1.0), d + x * x)
+        });
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
     }
 }
 
@@ -836,6 +866,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         .map(|s| Release::new(s.nrrp, s.dep_ms, s.fac_ms))
         .collect();
     let start: Vec<bool> = c.synapses.iter().map(|s| s.rho0 == 1).collect();
+    let beta = summation_beta(&c.summation);
     let period = p.protocol.burst_period_s * 1000.0;
     let mut scratch = Scratch::default();
     let baseline = test_epsps(
@@ -848,6 +879,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         p.test_spikes,
         (lo, hi),
         dt,
+        beta,
         &mut scratch,
     );
     let draws = InductionDraws::new(c, &p.protocol, rng, releases.clone());
@@ -870,6 +902,7 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
         releases,
         rng,
         baseline,
+        beta,
         after: Mutex::new(Vec::new()),
         lo,
         hi,

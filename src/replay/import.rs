@@ -6,7 +6,9 @@
 //! replayed. The layout is documented in README.md ("Importing traces").
 
 use super::bins::{bin_samples, coarsen_induction};
-use super::cache::{CacheIdentity, ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache};
+use super::cache::{
+    CacheIdentity, ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, Timeline, TraceCache,
+};
 use crate::pathway::Tree;
 use crate::protocol::{Manipulation, ProtocolJob};
 use crate::{Error, Result};
@@ -49,6 +51,10 @@ pub struct ManifestConnection {
     pub induction_end_ms: f64,
     #[serde(default)]
     pub synapses: Vec<SynapseConstants>,
+    /// Peaks of the synapses releasing together against the linear sum of
+    /// their waveforms (none: test EPSPs are summed linearly).
+    #[serde(default)]
+    pub summation: Vec<SummationPoint>,
     /// Tables, relative to the manifest's folder.
     #[serde(default)]
     pub files: Option<ConnectionFiles>,
@@ -162,6 +168,7 @@ pub fn export(cache: &TraceCache, dir: &Path) -> Result<()> {
                 induction_start_ms: c.induction_start_ms,
                 induction_end_ms: c.induction_end_ms,
                 synapses: c.synapses.iter().map(SynapseConstants::of).collect(),
+                summation: c.summation.clone(),
                 files,
             });
         }
@@ -257,6 +264,7 @@ fn import_connection(
         calib_post: empty_timeline(),
         induction: empty_timeline(),
         synapses: Vec::new(),
+        summation: mc.summation.clone(),
     };
     if c.excluded.is_some() {
         return Ok(c);

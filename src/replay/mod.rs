@@ -12,8 +12,9 @@
 //! binned (`bins`: exact integrals, bins merged while calcium stays within
 //! a tolerance, induction bins merged further with their first moments; a
 //! quiet stretch's NMDA tail binned exactly from the engine's closed form,
-//! its remainder a gap decaying with τ_Ca); test EPSPs by linear
-//! superposition of single-synapse responses scaled by released/Nrrp.
+//! its remainder a gap decaying with τ_Ca); test EPSPs by superposition of
+//! single-synapse responses scaled by released/Nrrp, each peak corrected
+//! for the connection's recorded sublinear summation.
 //! `import` reads and writes caches as open tables.
 
 mod bins;
@@ -25,8 +26,8 @@ mod record;
 
 pub use bins::{bin_samples, coarsen_induction};
 pub use cache::{
-    dataset_hash, CacheIdentity, ConnectionTraces, ProtocolTraces, SynapseTraces, Timeline, TraceCache, TraceSettings,
-    FORMAT_VERSION,
+    dataset_hash, CacheIdentity, ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, Timeline, TraceCache,
+    TraceSettings, FORMAT_VERSION,
 };
 pub use eval::{Replay, ReplayedProtocol};
 pub use import::{

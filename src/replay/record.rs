@@ -2,7 +2,7 @@
 //! engine, plasticity frozen, the same release stream as the full run.
 
 use super::bins::{coarsen_induction, merge_bins};
-use super::cache::{ConnectionTraces, SynapseTraces, Timeline, TraceSettings};
+use super::cache::{ConnectionTraces, SummationPoint, SynapseTraces, Timeline, TraceSettings};
 use crate::cell::CellModel;
 use crate::pathway::Connection;
 use crate::protocol::{
@@ -208,15 +208,23 @@ fn nmda_tail_ms(calcium: &ExpSum) -> f64 {
 
 /// Somatic waveform above rest after a full release of synapse `i` at
 /// conductance `g_ns`, sampled every `dt` over the window.
-fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSettings) -> Result<Vec<f64>> {
+/// Somatic voltage above rest every `waveform_dt_ms` after releases of
+/// `weights` (released/Nrrp, per synapse) at Ĝ_AMPA = `g_ns` (per synapse).
+fn epsp_waveform(base: &Simulation, weights: &[f64], g_ns: &[f64], settings: &TraceSettings) -> Result<Vec<f64>> {
     let mut sim = base.fork();
-    sim.synapses[i].expression.g_ampa_ns = g_ns;
+    for (s, &g) in sim.synapses.iter_mut().zip(g_ns) {
+        s.expression.g_ampa_ns = g;
+    }
     let t0 = sim.t + 1.0;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     sim.run(t0, &mut rng, &mut NoObserver)?;
     let v0 = sim.state.v[0];
-    sim.synapses[i].fast.ampa.activate(1.0);
-    sim.synapses[i].fast.nmda.activate(1.0);
+    for (s, &w) in sim.synapses.iter_mut().zip(weights) {
+        if w > 0.0 {
+            s.fast.ampa.activate(w);
+            s.fast.nmda.activate(w);
+        }
+    }
     let mut trace = crate::sim::SomaTrace::default();
     sim.run(t0 + settings.epsp_window_ms, &mut rng, &mut trace)?;
     let n = (settings.epsp_window_ms / settings.waveform_dt_ms).round() as usize + 1;
@@ -232,7 +240,52 @@ fn epsp_waveform(base: &Simulation, i: usize, g_ns: f64, settings: &TraceSetting
     Ok(out)
 }
 
-/// Runs `sim` to `until` recording calcium.
+/// Release weights of the summation checks: every synapse releasing this
+/// fraction of its sites (test EPSPs release about Use of them).
+const SUMMATION_WEIGHTS: [f64; 1] = [1.0];
+
+/// Peaks of every synapse releasing together, against the linear sum of
+/// their single waveforms, all depressed and all potentiated at each of
+/// `SUMMATION_WEIGHTS`.
+fn summation_points(
+    base: &Simulation,
+    waveforms: &[(Vec<f64>, Vec<f64>)],
+    settings: &TraceSettings,
+) -> Result<Vec<SummationPoint>> {
+    let n = base.synapses.len();
+    let mut points = Vec::new();
+    for potentiated in [false, true] {
+        let g: Vec<f64> = base
+            .synapses
+            .iter()
+            .map(|s| {
+                if potentiated {
+                    s.expression.g_p
+                } else {
+                    s.expression.g_d
+                }
+            })
+            .collect();
+        for w in SUMMATION_WEIGHTS {
+            let together = epsp_waveform(base, &vec![w; n], &g, settings)?;
+            let len = together.len();
+            let linear = (0..len)
+                .map(|k| {
+                    waveforms
+                        .iter()
+                        .map(|(d, p)| w * if potentiated { p[k] } else { d[k] })
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max);
+            points.push(SummationPoint {
+                linear_peak_mv: linear,
+                peak_mv: together.iter().copied().fold(0.0, f64::max),
+            });
+        }
+    }
+    Ok(points)
+}
+
 fn record_run(
     sim: &mut Simulation,
     rest: &[f64],
@@ -271,6 +324,7 @@ struct Prelude<'c> {
     pre: (Timeline, Vec<Vec<f64>>),
     post: (Timeline, Vec<Vec<f64>>),
     waveforms: Vec<(Vec<f64>, Vec<f64>)>,
+    summation: Vec<SummationPoint>,
     check: BinCheck,
 }
 
@@ -340,21 +394,26 @@ fn record_prelude<'c>(
         );
     }
 
-    let waveforms = (0..base.synapses.len())
+    let n = base.synapses.len();
+    let waveforms = (0..n)
         .map(|i| {
             let e = base.synapses[i].expression;
+            let alone: Vec<f64> = (0..n).map(|k| if k == i { 1.0 } else { 0.0 }).collect();
+            let g = |x: f64| vec![x; n];
             Ok((
-                epsp_waveform(&base, i, e.g_d, settings)?,
-                epsp_waveform(&base, i, e.g_p, settings)?,
+                epsp_waveform(&base, &alone, &g(e.g_d), settings)?,
+                epsp_waveform(&base, &alone, &g(e.g_p), settings)?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let summation = summation_points(&base, &waveforms, settings)?;
     Ok(Prelude {
         base,
         rest,
         pre: (pre_t, pre_v),
         post: (post_t, post_v),
         waveforms,
+        summation,
         check,
     })
 }
@@ -420,6 +479,7 @@ fn record_induction(
         pre: (pre_t, pre_v),
         post: (post_t, post_v),
         waveforms,
+        summation,
         check,
     } = prelude;
     let mut check = *check;
@@ -508,6 +568,7 @@ fn record_induction(
         calib_post: post_t.clone(),
         induction: ind_t,
         synapses,
+        summation: summation.clone(),
     };
     coarsen_induction(&mut traces, protocol, settings);
     for (i, syn) in traces.synapses.iter().enumerate() {
@@ -596,6 +657,7 @@ fn excluded_connection(conn: &Connection, reason: String) -> ConnectionTraces {
         calib_post: empty.clone(),
         induction: empty,
         synapses: vec![],
+        summation: vec![],
     }
 }
 
