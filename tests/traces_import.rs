@@ -116,6 +116,18 @@ fn a_cache_round_trips_through_its_open_tables() {
         err.contains("protocol mrk97_07: 2 connections (the objective samples 3)"),
         "{err}"
     );
+    // Summation points that cannot correct anything.
+    let manifest_path = open.join("manifest.json");
+    let text = std::fs::read(&manifest_path).unwrap();
+    let mut bad: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    bad["protocols"][0]["connections"][0]["summation"][0]["linear_peak_mv"] = serde_json::json!(0.0);
+    std::fs::write(&manifest_path, bad.to_string()).unwrap();
+    let err = import("bad6");
+    assert!(
+        err.contains("protocol mrk97_07, connection 0: summation points need finite peaks"),
+        "{err}"
+    );
+    std::fs::write(&manifest_path, text).unwrap();
     // Nothing is written by a refused import.
     assert!(!dir.path().join("bad1").join("traces.json").exists());
     // The restored tables import again.

@@ -254,6 +254,14 @@ impl TraceCache {
                         return bad(format!("{where_}: malformed timeline"));
                     }
                 }
+                if c.summation
+                    .iter()
+                    .any(|p| !(p.linear_peak_mv > 0.0 && p.linear_peak_mv.is_finite() && p.peak_mv.is_finite()))
+                {
+                    return bad(format!(
+                        "{where_}: summation points need finite peaks, the linear one > 0"
+                    ));
+                }
                 if c.synapses.len() != c.connection.contacts.len() {
                     return bad(format!("{where_}: synapse count differs from contacts"));
                 }
