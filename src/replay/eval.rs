@@ -442,7 +442,7 @@ impl Replay {
     }
 }
 
-/// Patterns remembered per connection (a few kB each at most).
+/// Patterns remembered per connection (a few dozen bytes each).
 const AFTER_MEMO_PATTERNS: usize = 64;
 
 /// A memo's lock; a panic elsewhere cannot leave a memo half-written, so

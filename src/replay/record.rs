@@ -206,8 +206,6 @@ fn nmda_tail_ms(calcium: &ExpSum) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Somatic waveform above rest after a full release of synapse `i` at
-/// conductance `g_ns`, sampled every `dt` over the window.
 /// Somatic voltage above rest every `waveform_dt_ms` after releases of
 /// `weights` (released/Nrrp, per synapse) at Ĝ_AMPA = `g_ns` (per synapse).
 fn epsp_waveform(base: &Simulation, weights: &[f64], g_ns: &[f64], settings: &TraceSettings) -> Result<Vec<f64>> {
@@ -240,50 +238,33 @@ fn epsp_waveform(base: &Simulation, weights: &[f64], g_ns: &[f64], settings: &Tr
     Ok(out)
 }
 
-/// Release weights of the summation checks: every synapse releasing this
-/// fraction of its sites (test EPSPs release about Use of them).
-const SUMMATION_WEIGHTS: [f64; 1] = [1.0];
-
-/// Peaks of every synapse releasing together, against the linear sum of
-/// their single waveforms, all depressed and all potentiated at each of
-/// `SUMMATION_WEIGHTS`.
+/// Peaks of every synapse releasing fully together, all depressed and all
+/// potentiated, against the linear sum of their single waveforms.
 fn summation_points(
     base: &Simulation,
     waveforms: &[(Vec<f64>, Vec<f64>)],
     settings: &TraceSettings,
 ) -> Result<Vec<SummationPoint>> {
-    let n = base.synapses.len();
-    let mut points = Vec::new();
-    for potentiated in [false, true] {
-        let g: Vec<f64> = base
-            .synapses
-            .iter()
-            .map(|s| {
-                if potentiated {
-                    s.expression.g_p
-                } else {
-                    s.expression.g_d
-                }
-            })
-            .collect();
-        for w in SUMMATION_WEIGHTS {
-            let together = epsp_waveform(base, &vec![w; n], &g, settings)?;
-            let len = together.len();
-            let linear = (0..len)
-                .map(|k| {
-                    waveforms
-                        .iter()
-                        .map(|(d, p)| w * if potentiated { p[k] } else { d[k] })
-                        .sum::<f64>()
-                })
+    let all = vec![1.0; base.synapses.len()];
+    [false, true]
+        .into_iter()
+        .map(|potentiated| {
+            let pick = |d: f64, p: f64| if potentiated { p } else { d };
+            let g: Vec<f64> = base
+                .synapses
+                .iter()
+                .map(|s| pick(s.expression.g_d, s.expression.g_p))
+                .collect();
+            let together = epsp_waveform(base, &all, &g, settings)?;
+            let linear = (0..together.len())
+                .map(|k| waveforms.iter().map(|(d, p)| pick(d[k], p[k])).sum::<f64>())
                 .fold(0.0, f64::max);
-            points.push(SummationPoint {
+            Ok(SummationPoint {
                 linear_peak_mv: linear,
                 peak_mv: together.iter().copied().fold(0.0, f64::max),
-            });
-        }
-    }
-    Ok(points)
+            })
+        })
+        .collect()
 }
 
 fn record_run(
