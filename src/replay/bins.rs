@@ -202,16 +202,18 @@ pub fn coarsen_induction(c: &mut ConnectionTraces, protocol: &InVitroProtocol, s
     }
     let f64s = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     let values: Vec<Vec<f64>> = c.synapses.iter().map(|s| f64s(&s.induction)).collect();
+    // A synapse without a recorded drive carries zeros and keeps none.
     let drive: Vec<Vec<f64>> = c
         .synapses
         .iter()
-        .filter(|s| !s.nmda_drive.is_empty())
-        .map(|s| {
-            s.nmda_drive
+        .map(|s| match s.nmda_drive.is_empty() {
+            true => vec![0.0; c.induction.len()],
+            false => s
+                .nmda_drive
                 .iter()
                 .zip(&c.induction.widths_ms)
                 .map(|(&d, w)| f64::from(d) * w)
-                .collect()
+                .collect(),
         })
         .collect();
     let scale: Vec<f64> = c
@@ -224,8 +226,8 @@ pub fn coarsen_induction(c: &mut ConnectionTraces, protocol: &InVitroProtocol, s
     for (k, s) in c.synapses.iter_mut().enumerate() {
         s.induction = f32s(&merged.values[k]);
         s.induction_moment = f32s(&merged.moments[k]);
-        if let Some(d) = merged.carried.get(k) {
-            s.nmda_drive = d
+        if !s.nmda_drive.is_empty() {
+            s.nmda_drive = merged.carried[k]
                 .iter()
                 .zip(&merged.timeline.widths_ms)
                 .map(|(x, w)| (x / w) as f32)
