@@ -488,7 +488,7 @@ fn recorded_cstar(
     out: &mut Vec<f64>,
 ) {
     let len = grid.index.len();
-    out.clear();
+    // Every entry is written below: only a longer buffer needs filling.
     out.resize(synapses.len() * len, 0.0);
     // Synapses in groups of four: their recurrences are independent, so
     // interleaving them hides each one's latency.
