@@ -4,11 +4,13 @@
 //! al. (2022); `pathway` samples connections, `protocol` runs the in-vitro
 //! protocols, `optim` searches the rule's parameters and `report` turns results
 //! into statistics and figures. Simulation code does no I/O; files are read and
-//! written by `cli` and `report`.
+//! written by `cli`, `report` and `replay`'s cache import/export, every write
+//! through `files::write_atomic`.
 
 pub mod cell;
 pub mod cli;
 pub mod error;
+pub mod files;
 pub mod objective;
 pub mod optim;
 pub mod pathway;

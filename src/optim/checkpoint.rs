@@ -1,10 +1,10 @@
 //! Checkpoint files: the [`OptimiserState`] as JSON, replaced atomically.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::files::write_atomic;
 
 use super::state::OptimiserState;
 
@@ -16,14 +16,7 @@ pub fn write_checkpoint(path: &Path, state: &OptimiserState) -> Result<()> {
         file: path.to_path_buf(),
         problem: format!("cannot serialise the optimiser state: {e}"),
     })?;
-    let tmp = temporary_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(json.as_bytes())?;
-        f.sync_all()
-    };
-    write().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    write_atomic(path, json.as_bytes())
 }
 
 /// Reads a checkpoint written by [`write_checkpoint`].
@@ -33,15 +26,6 @@ pub fn read_checkpoint(path: &Path) -> Result<OptimiserState> {
         file: path.to_path_buf(),
         problem: format!("not a valid optimiser checkpoint: {e}"),
     })
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "checkpoint".into());
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -65,7 +49,7 @@ mod tests {
         write_checkpoint(&path, &state).unwrap();
         step(&mut state, &zdt, &mut ()).unwrap();
         write_checkpoint(&path, &state).unwrap();
-        assert!(!temporary_path(&path).exists());
+        assert!(!crate::files::temporary_path(&path).exists());
         assert_eq!(read_checkpoint(&path).unwrap(), state);
 
         fs::write(&path, "{\"generation\": 3}").unwrap();

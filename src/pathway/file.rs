@@ -138,21 +138,22 @@ pub fn write_connections_csv<W: Write>(writer: W, sample: &ConnectionSample) -> 
 
 /// Write a sample to `path` as JSON.
 pub fn save_connections_json(path: impl AsRef<Path>, sample: &ConnectionSample) -> Result<()> {
-    save_with(path.as_ref(), sample, write_connections_json)
+    save_with(path.as_ref(), sample, |w, s| write_connections_json(w, s))
 }
 
 /// Write a sample to `path` as CSV.
 pub fn save_connections_csv(path: impl AsRef<Path>, sample: &ConnectionSample) -> Result<()> {
-    save_with(path.as_ref(), sample, write_connections_csv)
+    save_with(path.as_ref(), sample, |w, s| write_connections_csv(w, s))
 }
 
 fn save_with(
     path: &Path,
     sample: &ConnectionSample,
-    write: fn(std::io::BufWriter<std::fs::File>, &ConnectionSample) -> std::io::Result<()>,
+    write: fn(&mut Vec<u8>, &ConnectionSample) -> std::io::Result<()>,
 ) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    write(std::io::BufWriter::new(file), sample).map_err(|e| Error::io(path, e))
+    let mut bytes = Vec::new();
+    write(&mut bytes, sample).map_err(|e| Error::io(path, e))?;
+    crate::files::write_atomic(path, &bytes)
 }
 
 /// Read a connection file, choosing the format by extension (`.json` or `.csv`).

@@ -263,8 +263,9 @@ pub fn write_recipes<W: Write>(writer: W, recipes: &[PathwayRecipe]) -> std::io:
 /// Write recipes to a file.
 pub fn save_recipes(path: impl AsRef<Path>, recipes: &[PathwayRecipe]) -> Result<()> {
     let path = path.as_ref();
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    write_recipes(std::io::BufWriter::new(file), recipes).map_err(|e| Error::io(path, e))
+    let mut bytes = Vec::new();
+    write_recipes(&mut bytes, recipes).map_err(|e| Error::io(path, e))?;
+    crate::files::write_atomic(path, &bytes)
 }
 
 fn family(row: &Row<'_>, column: &str, allowed: Family) -> Result<Family> {

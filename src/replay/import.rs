@@ -9,6 +9,7 @@ use super::bins::{bin_samples, coarsen_induction};
 use super::cache::{
     CacheIdentity, ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, Timeline, TraceCache,
 };
+use crate::files::write_atomic;
 use crate::pathway::Tree;
 use crate::protocol::{Manipulation, ProtocolJob};
 use crate::{Error, Result};
@@ -178,7 +179,7 @@ pub fn export(cache: &TraceCache, dir: &Path) -> Result<()> {
         });
     }
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
-    write_file(&dir.join(MANIFEST_FILE), text.as_bytes())
+    write_atomic(&dir.join(MANIFEST_FILE), text.as_bytes())
 }
 
 /// Builds a cache from an import folder for the objective whose jobs and
@@ -325,13 +326,6 @@ fn file_error(file: &Path, problem: String) -> Error {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
-}
-
 type Tables<'a> = (&'a Vec<f32>, Option<(&'a Vec<f32>, &'a Vec<f32>)>);
 
 /// A binned calcium table: `width_ms, quiet`, then per synapse k
@@ -371,7 +365,7 @@ fn write_bins(
         w.write_record(&row).map_err(|e| file_error(path, e.to_string()))?;
     }
     let bytes = w.into_inner().map_err(|e| file_error(path, e.to_string()))?;
-    write_file(path, &bytes)
+    write_atomic(path, &bytes)
 }
 
 /// `t_ms`, then per synapse `s{k}_depressed_mv` and `s{k}_potentiated_mv`.
@@ -393,7 +387,7 @@ fn write_epsps(path: &Path, synapses: &[SynapseTraces], dt: f64) -> Result<()> {
         w.write_record(&row).map_err(|e| file_error(path, e.to_string()))?;
     }
     let bytes = w.into_inner().map_err(|e| file_error(path, e.to_string()))?;
-    write_file(path, &bytes)
+    write_atomic(path, &bytes)
 }
 
 /// One synapse's columns of a calcium table.
