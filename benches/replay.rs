@@ -1,17 +1,22 @@
 //! One candidate replayed over 5 protocols × 100 connections, single-threaded:
-//! with the induction's releases redrawn (the default) and as recorded.
+//! the published parameters with the induction's releases redrawn (the
+//! default) and as recorded, and a point drawn from the search box (seed 7),
+//! like most candidates of a fit's early generations.
 //!
 //! Needs a cache built by `plastifit traces` in the folder named by
 //! `PLASTIFIT_BENCH_TRACES`; each protocol's connections are repeated up to
 //! 100 (the work per connection is what is measured). Prints the bytes of
-//! stored values the evaluation reads, for a memory-bandwidth bound.
+//! stored values an evaluation would read bin by bin, for a
+//! memory-bandwidth bound, and the share of induction bins the gates let
+//! each candidate skip (their values are not read).
 //! Repeated evaluations of one candidate find each connection's after-phase
 //! EPSPs memoised (a fit meets few potentiation patterns per connection);
 //! the first, cold evaluation is printed too.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use plastifit::replay::{Replay, TraceCache};
-use plastifit::synapse::RuleParams;
+use plastifit::synapse::{RuleParams, PARAM_BOUNDS};
+use rand::{Rng, SeedableRng};
 
 fn load() -> Option<TraceCache> {
     let dir = std::env::var("PLASTIFIT_BENCH_TRACES").ok()?;
@@ -53,18 +58,33 @@ fn replay_one_candidate(c: &mut Criterion) {
         })
         .sum();
     eprintln!(
-        "{} connections; stored values read per candidate: {:.1} MB",
+        "{} connections; stored values, all read bin by bin: {:.1} MB",
         cache.protocols.iter().map(|p| p.connections.len()).sum::<usize>(),
         bytes as f64 / 1e6
     );
     let rule = RuleParams::chindemi2022();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let values: Vec<f64> = PARAM_BOUNDS.iter().map(|&(lo, hi)| rng.gen_range(lo..hi)).collect();
+    let drawn = RuleParams::from_values(&values).unwrap();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let replay = Replay::new(cache.clone()).unwrap();
+    let load = std::time::Instant::now();
+    let replay = pool.install(|| Replay::new(cache.clone())).unwrap();
+    eprintln!("prepared in {:.2} s (one thread)", load.elapsed().as_secs_f64());
+    for (name, r) in [("published", &rule), ("drawn", &drawn)] {
+        let (gated, all) = replay.gated_bins(r, cache.identity.variant);
+        eprintln!(
+            "{name} parameters: {:.1} % of the induction bins in gated segments",
+            100.0 * gated as f64 / all as f64
+        );
+    }
     let cold = std::time::Instant::now();
     pool.install(|| replay.evaluate(&rule, cache.identity.variant));
     eprintln!("first (cold) evaluation: {:.1} ms", cold.elapsed().as_secs_f64() * 1e3);
     c.bench_function("replay_5_protocols_x_100_connections_1_thread", |b| {
         b.iter(|| pool.install(|| replay.evaluate(&rule, cache.identity.variant)))
+    });
+    c.bench_function("replay_5_protocols_x_100_connections_1_thread_drawn_point", |b| {
+        b.iter(|| pool.install(|| replay.evaluate(&drawn, cache.identity.variant)))
     });
     let recorded = replay.without_release_drift();
     c.bench_function("replay_5_protocols_x_100_connections_1_thread_recorded_releases", |b| {

@@ -134,6 +134,8 @@ pub(super) struct InductionDraws {
     /// release weight (with Use frozen).
     uniforms: Vec<(f64, f64)>,
     recorded: Vec<f64>,
+    /// Per (spike, synapse): the release state after the recorded draw.
+    states: Vec<Release>,
     /// Release states at the start of the induction.
     pub(super) start: Vec<Release>,
     synapses: usize,
@@ -153,18 +155,21 @@ impl InductionDraws {
         let mut frozen = start.clone();
         let mut uniforms = Vec::with_capacity(times.len() * n);
         let mut recorded = Vec::with_capacity(times.len() * n);
+        let mut states = Vec::with_capacity(times.len() * n);
         for &t in &times {
             for (rel, syn) in frozen.iter_mut().zip(&c.synapses) {
                 let u = (rng.gen::<f64>(), rng.gen::<f64>());
                 let released = rel.spike_with(t, syn.use0, u.0, u.1);
                 uniforms.push(u);
                 recorded.push(f64::from(released) / f64::from(syn.nrrp));
+                states.push(*rel);
             }
         }
         InductionDraws {
             spikes,
             uniforms,
             recorded,
+            states,
             start,
             synapses: n,
         }
@@ -177,6 +182,14 @@ impl InductionDraws {
         let (u1, u2) = self.uniforms[at];
         let released = release.spike_with(self.spikes[k].t_ms, use_, u1, u2);
         f64::from(released) / f64::from(nrrp) - self.recorded[at]
+    }
+}
+
+impl InductionDraws {
+    /// Synapse i's release state after the recorded draw of spike k: what
+    /// replay's own draw leaves while its Use is still the recording's.
+    pub(super) fn recorded_state(&self, k: usize, i: usize) -> Release {
+        self.states[k * self.synapses + i]
     }
 }
 

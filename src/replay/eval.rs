@@ -1,15 +1,16 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
-use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, Timeline, TraceCache};
+use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
 use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
+use super::gate::{self, Interp, PeakWindow, Segments};
+use super::grid::{Grid, Widths};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
-use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
+use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR, TAU_IND_MS};
 use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
@@ -29,74 +30,6 @@ fn gap_bound(c0: f64, r: f64, rest_excess: f64, tau: f64) -> f64 {
     c0.max(rest_excess * tau) + r.max(0.0) * CAI_TAU_MS
 }
 
-/// A timeline with its distinct widths tabulated.
-#[derive(Debug, Clone)]
-struct Grid {
-    index: Vec<u32>,
-    widths: Vec<f64>,
-    gap: Vec<bool>,
-    /// Time from the timeline's start to each bin's end (ms).
-    ends: Vec<f64>,
-    /// Indices of the gap bins, ascending.
-    gaps: Vec<usize>,
-    /// Per distinct width: the calcium response to a release difference.
-    responses: Vec<BinResponse>,
-}
-
-impl Grid {
-    fn new(t: &Timeline) -> Grid {
-        let mut seen: HashMap<u64, u32> = HashMap::new();
-        let mut widths = Vec::new();
-        let index = t
-            .widths_ms
-            .iter()
-            .map(|w| {
-                *seen.entry(w.to_bits()).or_insert_with(|| {
-                    widths.push(*w);
-                    (widths.len() - 1) as u32
-                })
-            })
-            .collect();
-        let ends = t
-            .widths_ms
-            .iter()
-            .scan(0.0, |end, w| {
-                *end += w;
-                Some(*end)
-            })
-            .collect();
-        Grid {
-            index,
-            responses: widths.iter().map(|&w| BinResponse::new(w)).collect(),
-            widths,
-            gap: t.gap.clone(),
-            ends,
-            gaps: (0..t.len()).filter(|&b| t.gap[b]).collect(),
-        }
-    }
-
-    /// Time from the start to the start of bin b (ms).
-    fn start_of(&self, b: usize) -> f64 {
-        if b == 0 {
-            0.0
-        } else {
-            self.ends[b - 1]
-        }
-    }
-
-    /// The first gap bin at or after b (or `len`).
-    fn next_gap(&self, b: usize) -> usize {
-        let k = self.gaps.partition_point(|&g| g < b);
-        self.gaps.get(k).copied().unwrap_or(self.index.len())
-    }
-
-    /// exp(−w/τ) and exp(−w/2τ) of every distinct width into `out`.
-    fn decays(&self, tau: f64, out: &mut Vec<(f64, f64)>) {
-        out.clear();
-        out.extend(self.widths.iter().map(|w| ((-w / tau).exp(), (-0.5 * w / tau).exp())));
-    }
-}
-
 /// Candidate-independent state of one connection, derived when loading.
 #[derive(Debug)]
 struct Prepared {
@@ -105,6 +38,10 @@ struct Prepared {
     calib_pre: Grid,
     calib_post: Grid,
     induction: Grid,
+    /// The induction's segments for gating (see `gate`).
+    segments: Segments,
+    /// Per synapse, the windows of its Cpre and Cpost peaks.
+    peak_windows: Vec<[PeakWindow; 2]>,
 
     /// The induction's draws, for replay's own releases.
     draws: InductionDraws,
@@ -138,15 +75,24 @@ impl TestEpsps {
     }
 }
 
+/// A candidate as every connection reads it.
+struct Candidate<'a> {
+    rule: &'a RuleParams,
+    variant: RuleVariant,
+    /// Decay factors of every width of the cache (see `Widths::decays`).
+    dec: Vec<(f64, f64)>,
+    /// Where τ* falls among the gates' nodes (None: no gates).
+    interp: Option<Interp>,
+}
+
 /// Per-thread buffers: nothing is allocated per connection once warm.
 #[derive(Default)]
 struct Scratch {
-    dec_pre: Vec<(f64, f64)>,
-    dec_post: Vec<(f64, f64)>,
-    dec_ind: Vec<(f64, f64)>,
     c: Vec<f64>,
-    /// c* at each induction bin's end from the recorded calcium alone.
-    cend: Vec<f64>,
+    /// exp(−T/τ*) of each induction segment.
+    seg_decay: Vec<f64>,
+    /// Induction bins crossed within gated segments, summed over synapses.
+    gated_bins: usize,
     rho: Vec<f64>,
     theta: Vec<(f64, f64)>,
     potentiated: Vec<bool>,
@@ -159,9 +105,12 @@ struct Scratch {
 pub struct Replay {
     cache: TraceCache,
     prepared: Vec<Prepared>,
+    widths: Widths,
     waveform_dt_ms: f64,
     /// Redraw induction releases under replay's Use (see `drift`).
     release_drift: bool,
+    /// Cross gated segments at once (see `gate`).
+    gates: bool,
 }
 
 /// One protocol's replayed means (for quick scoring).
@@ -179,20 +128,31 @@ impl Replay {
     pub fn new(cache: TraceCache) -> Result<Replay> {
         cache.validate()?;
         let dt = cache.identity.settings.waveform_dt_ms;
-        let mut prepared = Vec::new();
+        let mut widths = Widths::default();
+        let mut grids = Vec::new();
         for (pi, p) in cache.protocols.iter().enumerate() {
             for (ci, c) in p.connections.iter().enumerate() {
-                if c.excluded.is_some() {
-                    continue;
+                if c.excluded.is_none() {
+                    let mut grid = |t| Grid::new(t, &mut widths);
+                    grids.push((pi, ci, [grid(&c.calib_pre), grid(&c.calib_post), grid(&c.induction)]));
                 }
-                prepared.push(prepare(pi, ci, p, c, dt));
             }
         }
+        let tables = gate::Tables::new(&widths);
+        let prepared = grids
+            .into_par_iter()
+            .map(|(pi, ci, grids)| {
+                let p = &cache.protocols[pi];
+                prepare(pi, ci, p, &p.connections[ci], dt, grids, &tables)
+            })
+            .collect();
         Ok(Replay {
             cache,
             prepared,
+            widths,
             waveform_dt_ms: dt,
             release_drift: true,
+            gates: true,
         })
     }
 
@@ -203,16 +163,24 @@ impl Replay {
         self
     }
 
+    /// Crosses every induction bin and calibration bin one by one (to
+    /// check the gates, which must not change the outcome).
+    pub fn without_gates(mut self) -> Replay {
+        self.gates = false;
+        self
+    }
+
     pub fn cache(&self) -> &TraceCache {
         &self.cache
     }
 
     /// Every protocol's per-connection outcomes, in the cache's order.
     pub fn evaluate(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<ProtocolResult> {
+        let cand = self.candidate(rule, variant);
         let outcomes: Vec<std::result::Result<ConnectionOutcome, Exclusion>> = self
             .prepared
             .par_iter()
-            .map_init(Scratch::default, |s, prep| self.connection(prep, rule, variant, s))
+            .map_init(Scratch::default, |s, prep| self.connection(prep, &cand, s))
             .collect();
         let mut it = outcomes.into_iter().zip(&self.prepared).peekable();
         self.cache
@@ -258,54 +226,87 @@ impl Replay {
             .collect()
     }
 
+    /// What every connection needs of a candidate.
+    fn candidate<'a>(&self, rule: &'a RuleParams, variant: RuleVariant) -> Candidate<'a> {
+        let tau = rule.tau_star_ms;
+        Candidate {
+            rule,
+            variant,
+            dec: self.widths.decays(tau),
+            interp: if self.gates { Interp::at(tau) } else { None },
+        }
+    }
+
     /// c*, ρ and thresholds of every synapse at the end of the induction
     /// into the scratch buffers.
-    fn induce(&self, prep: &Prepared, rule: &RuleParams, variant: RuleVariant, s: &mut Scratch) {
+    fn induce(&self, prep: &Prepared, cand: &Candidate, s: &mut Scratch) {
+        let (rule, variant, dec, interp) = (cand.rule, cand.variant, &cand.dec[..], cand.interp);
         let p = &self.cache.protocols[prep.protocol];
         let c = &p.connections[prep.connection];
         let tau = rule.tau_star_ms;
         let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
         let gp = rule.gamma_p;
-        prep.calib_pre.decays(tau, &mut s.dec_pre);
-        prep.calib_post.decays(tau, &mut s.dec_post);
-        prep.induction.decays(tau, &mut s.dec_ind);
+        s.seg_decay.clear();
+        if interp.is_some() {
+            s.seg_decay
+                .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
+        }
         s.c.clear();
         s.rho.clear();
         s.theta.clear();
-        for syn in &c.synapses {
+        for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
             let ex = syn.rest_excess_mm;
-            let c_pre = peak_cstar(&prep.calib_pre, &s.dec_pre, &syn.calib_pre, ex, tau);
-            let c_post = peak_cstar(&prep.calib_post, &s.dec_post, &syn.calib_post, ex, tau);
+            let peak = |grid: &Grid, values: &[f32], w: &PeakWindow| match &interp {
+                Some(ip) => peak_cstar(grid, dec, values, ex, tau, w.bins.clone(), ip.value(&w.start)).0,
+                None => peak_cstar(grid, dec, values, ex, tau, 0..values.len(), 0.0).0,
+            };
+            let c_pre = peak(&prep.calib_pre, &syn.calib_pre, &windows[0]);
+            let c_post = peak(&prep.calib_post, &syn.calib_post, &windows[1]);
             s.theta.push(rule.thresholds(syn.tree, c_pre, c_post));
             s.c.push(ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()));
         }
-        recorded_cstar(&prep.induction, &s.dec_ind, &c.synapses, &s.c, tau, &mut s.cend);
         let len = prep.induction.index.len();
         for (i, syn) in c.synapses.iter().enumerate() {
             let mut ind = Induction {
                 grid: &prep.induction,
-                dec: &s.dec_ind,
+                dec,
+                responses: &self.widths.responses,
                 syn,
-                cend: &s.cend[i * len..(i + 1) * len],
                 tau,
                 thresholds: s.theta[i],
                 gammas: (gd, gp),
                 variant,
                 cs: s.c[i],
-                dc: 0.0,
                 rho: f64::from(syn.rho0),
                 run: Run::default(),
                 delta: ReleaseDelta::default(),
+                gate: interp.map(|ip| Gate {
+                    interp: ip,
+                    segments: &prep.segments,
+                    synapse: i,
+                    decay: &s.seg_decay,
+                }),
+                segments: &prep.segments.starts,
+                segment: 0,
+                gated_bins: 0,
             };
             let drift = self.release_drift && !syn.nmda_drive.is_empty();
             let spikes = if drift { &prep.draws.spikes[..] } else { &[] };
             let mut release = prep.draws.start[i];
             let (mut use_, mut t_use, mut rho_use) = (syn.use0, c.induction_start_ms, ind.rho);
-            let mut b = 0;
+            // While ρ stays at ρ0 and Use0 is its target, Use stays Use0 and
+            // every draw is the recorded one.
+            let rho0 = f64::from(syn.rho0);
+            let mut synced = syn.use_d + rho0 * (syn.use_p - syn.use_d) == syn.use0;
             for (k, spike) in spikes.iter().enumerate() {
-                ind.bins(b, spike.bin);
-                b = spike.bin;
+                ind.advance(spike.bin);
                 let rho = ind.current_rho();
+                synced = synced && rho == rho0;
+                if synced {
+                    release = prep.draws.recorded_state(k, i);
+                    (t_use, rho_use) = (spike.t_ms, rho);
+                    continue;
+                }
                 use_ = relaxed_use(use_, 0.5 * (rho_use + rho), syn.use_d, syn.use_p, spike.t_ms - t_use);
                 (t_use, rho_use) = (spike.t_ms, rho);
                 let dw = prep.draws.extra_weight(k, i, &mut release, use_, syn.nrrp);
@@ -313,7 +314,8 @@ impl Replay {
                     ind.delta.release(dw);
                 }
             }
-            ind.bins(b, len);
+            ind.advance(len);
+            s.gated_bins += ind.gated_bins;
             let rho = ind.current_rho();
             s.c[i] = ind.cs;
             s.rho.push(rho);
@@ -324,13 +326,27 @@ impl Replay {
     /// fast-forward), per protocol and non-excluded connection.
     pub fn induction_rho(&self, rule: &RuleParams, variant: RuleVariant) -> Vec<Vec<f64>> {
         let mut s = Scratch::default();
+        let cand = self.candidate(rule, variant);
         self.prepared
             .iter()
             .map(|prep| {
-                self.induce(prep, rule, variant, &mut s);
+                self.induce(prep, &cand, &mut s);
                 s.rho.clone()
             })
             .collect()
+    }
+
+    /// How much of the induction the gates let a candidate skip: the bins
+    /// of every synapse in gated segments, and all bins of every synapse.
+    pub fn gated_bins(&self, rule: &RuleParams, variant: RuleVariant) -> (usize, usize) {
+        let mut s = Scratch::default();
+        let cand = self.candidate(rule, variant);
+        let mut total = 0;
+        for prep in &self.prepared {
+            self.induce(prep, &cand, &mut s);
+            total += prep.induction.len() * s.rho.len();
+        }
+        (s.gated_bins, total)
     }
 
     /// The test EPSPs after the induction for the potentiated pattern in
@@ -374,8 +390,7 @@ impl Replay {
     fn connection(
         &self,
         prep: &Prepared,
-        rule: &RuleParams,
-        variant: RuleVariant,
+        cand: &Candidate,
         s: &mut Scratch,
     ) -> std::result::Result<ConnectionOutcome, Exclusion> {
         let p = &self.cache.protocols[prep.protocol];
@@ -391,7 +406,8 @@ impl Replay {
             Ok(_) => return exclude("baseline EPSP is 0 (every test spike failed to release)".into()),
             Err(r) => return exclude(r.clone()),
         };
-        self.induce(prep, rule, variant, s);
+        self.induce(prep, cand, s);
+        let (rule, variant) = (cand.rule, cand.variant);
         let tau = rule.tau_star_ms;
         let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
         let gp = rule.gamma_p;
@@ -451,15 +467,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Peak c* over a calibration timeline starting from c* = 0 (sampled at bin
-/// ends, and every ≤ 10 ms across quiet stretches as the engine does).
-fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64) -> f64 {
-    let mut c = 0.0f64;
-    let mut peak = 0.0f64;
-    for (b, &v) in values.iter().enumerate() {
+/// Peak c* over calibration bins `bins` from c* = `c0` at their start
+/// (sampled at bin ends, and every ≤ 10 ms across quiet stretches as the
+/// engine does), the bin where it falls, and c* at their end.
+pub(super) fn peak_cstar(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    values: &[f32],
+    ex: f64,
+    tau: f64,
+    bins: std::ops::Range<usize>,
+    c0: f64,
+) -> (f64, usize, f64) {
+    let mut c = c0;
+    let (mut peak, mut at) = (0.0f64, bins.start);
+    for b in bins {
+        let v = values[b];
         let j = grid.index[b] as usize;
+        let before = peak;
         if grid.gap[b] {
-            let (r, w) = (f64::from(v), grid.widths[j]);
+            let (r, w) = (f64::from(v), grid.width_ms[b]);
             if gap_bound(c, r, ex, tau) > peak {
                 let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
                 for k in 1..=m {
@@ -472,122 +499,118 @@ fn peak_cstar(grid: &Grid, dec: &[(f64, f64)], values: &[f32], ex: f64, tau: f64
             c = c * e + f64::from(v) * h;
         }
         peak = peak.max(c);
-    }
-    peak
-}
-
-/// c* at the end of every induction bin from the recorded calcium alone
-/// (replay's release differences are added on top: c* is linear in
-/// calcium), synapse-major into `out`, from c* = `c0` at the start.
-fn recorded_cstar(
-    grid: &Grid,
-    dec: &[(f64, f64)],
-    synapses: &[SynapseTraces],
-    c0: &[f64],
-    tau: f64,
-    out: &mut Vec<f64>,
-) {
-    let len = grid.index.len();
-    // Every entry is written below: only a longer buffer needs filling.
-    out.resize(synapses.len() * len, 0.0);
-    // Synapses in groups of four: their recurrences are independent, so
-    // interleaving them hides each one's latency.
-    for ((syns, starts), dst) in synapses.chunks(4).zip(c0.chunks(4)).zip(out.chunks_mut(4 * len)) {
-        match syns.len() {
-            4 => cstar_lanes::<4>(grid, dec, syns, starts, tau, dst),
-            3 => cstar_lanes::<3>(grid, dec, syns, starts, tau, dst),
-            2 => cstar_lanes::<2>(grid, dec, syns, starts, tau, dst),
-            _ => cstar_lanes::<1>(grid, dec, syns, starts, tau, dst),
+        if peak > before {
+            at = b;
         }
     }
-}
-
-fn cstar_lanes<const L: usize>(
-    grid: &Grid,
-    dec: &[(f64, f64)],
-    syns: &[SynapseTraces],
-    starts: &[f64],
-    tau: f64,
-    out: &mut [f64],
-) {
-    let len = grid.index.len();
-    let inv_tau = 1.0 / tau;
-    let values: [&[f32]; L] = std::array::from_fn(|k| &syns[k].induction[..len]);
-    let moments: [&[f32]; L] = std::array::from_fn(|k| &syns[k].induction_moment[..len]);
-    let mut c: [f64; L] = std::array::from_fn(|k| starts[k]);
-    for (b, (&j, &gap)) in grid.index.iter().zip(&grid.gap).enumerate() {
-        let j = j as usize;
-        if gap {
-            for k in 0..L {
-                let v = f64::from(values[k][b]);
-                c[k] = gap_cstar(c[k], v, syns[k].rest_excess_mm, tau, grid.widths[j]);
-            }
-        } else {
-            let (e, h) = dec[j];
-            for k in 0..L {
-                c[k] = c[k] * e + (f64::from(values[k][b]) + f64::from(moments[k][b]) * inv_tau) * h;
-            }
-        }
-        for k in 0..L {
-            out[k * len + b] = c[k];
-        }
-    }
+    (peak, at, c)
 }
 
 /// One synapse's c*, ρ and release difference over its induction bins.
-/// c* is the recorded calcium's (`cend`) plus `dc`, what replay's release
-/// differences have added; stretches where c* stays below both thresholds
-/// are crossed at once.
+/// Segments (see `gate`) whose c* cannot reach a threshold are crossed at
+/// once, the others bin by bin; c* is linear in calcium, so replay's
+/// release differences add their calcium to the recorded one.
 struct Induction<'a> {
     grid: &'a Grid,
+    /// Decay factors and release responses of the cache's widths.
     dec: &'a [(f64, f64)],
+    responses: &'a [BinResponse],
     syn: &'a SynapseTraces,
-    cend: &'a [f64],
     tau: f64,
     thresholds: (f64, f64),
     gammas: (f64, f64),
     variant: RuleVariant,
     /// c* at the start of the next bin.
     cs: f64,
-    /// c* added by release differences at the start of the next bin.
-    dc: f64,
     rho: f64,
     /// Pending ρ integration (see `Run`); `rho` is its start.
     run: Run,
     delta: ReleaseDelta,
+    /// None: every segment bin by bin.
+    gate: Option<Gate<'a>>,
+    /// First bin of each segment, then the timeline's length.
+    segments: &'a [usize],
+    /// The next segment.
+    segment: usize,
+    /// Bins crossed within gated segments.
+    gated_bins: usize,
+}
+
+/// What gating a synapse's segments needs.
+struct Gate<'a> {
+    interp: Interp,
+    segments: &'a Segments,
+    synapse: usize,
+    /// exp(−T/τ*) of each segment.
+    decay: &'a [f64],
 }
 
 impl Induction<'_> {
+    /// Advances over the segments that start before bin `to` (a segment
+    /// start or the end).
+    fn advance(&mut self, to: usize) {
+        while self.segments[self.segment] < to {
+            let (from, end) = (self.segments[self.segment], self.segments[self.segment + 1]);
+            if !self.gated(self.segment) {
+                self.bins(from, end);
+            }
+            self.segment += 1;
+        }
+    }
+
+    /// Crosses segment k at once if c* cannot reach either threshold in it
+    /// and no release difference is pending; ρ then only relaxes.
+    fn gated(&mut self, k: usize) -> bool {
+        let Some(gate) = &self.gate else {
+            return false;
+        };
+        if !self.delta.is_zero() || self.grid.gap[self.segments[k]] {
+            return false;
+        }
+        let nodes = &gate.segments.nodes[gate.synapse][k];
+        let (td, tp) = self.thresholds;
+        if self.cs.max(0.0) + f64::from(nodes.bound[gate.interp.above]) > td.min(tp) {
+            return false;
+        }
+        let span = gate.segments.spans_ms[k];
+        self.gated_bins += self.segments[k + 1] - self.segments[k];
+        self.rho = self.run.add(self.rho, span, IndicatorWeights::default(), self.gammas);
+        self.cs = gate.decay[k] * self.cs + gate.interp.value(&nodes.end);
+        true
+    }
+
     /// ρ now, with pending integration done.
     fn current_rho(&mut self) -> f64 {
         self.rho = self.run.flush(self.rho, self.gammas);
         self.rho
     }
 
-    /// Advances over bins `from..to`.
+    /// Crosses bins `from..to` one by one.
     fn bins(&mut self, from: usize, to: usize) {
         let mut b = from;
         while b < to {
-            if self.delta.is_zero() {
-                b = self.skip_band(b, to);
-                if b == to {
-                    break;
-                }
+            b = self.within_band(b, to);
+            if b == to {
+                break;
             }
-            self.bin(b);
+            let j = self.grid.index[b] as usize;
+            if self.grid.gap[b] {
+                self.gap_bin(b, j);
+            } else {
+                self.fine_bin(b, j);
+            }
             b += 1;
         }
     }
 
-    /// Crosses at once the bins from b on in which c* stays between the
-    /// same thresholds as at their start, so the indicators are constant
-    /// (stopping at a gap or `to`); returns the first bin left. Between
-    /// release differences c* is the recorded one plus `dc` decaying with
-    /// τ*, so the recorded c* is held to the band narrowed by `dc`.
-    fn skip_band(&mut self, b: usize, to: usize) -> usize {
+    /// Crosses at once the bins from b on (before `to` and any gap) in
+    /// which c* stays between the same thresholds: the indicators are
+    /// whole there, so ρ's integration is only extended. Returns the first
+    /// bin left.
+    fn within_band(&mut self, b: usize, to: usize) -> usize {
         let (td, tp) = self.thresholds;
         let (low, high) = (td.min(tp), td.max(tp));
-        let c = self.cs;
+        let mut c = self.cs;
         let (lo, hi) = if c <= low {
             (f64::NEG_INFINITY, low)
         } else if c <= high {
@@ -595,70 +618,84 @@ impl Induction<'_> {
         } else {
             (high, f64::INFINITY)
         };
-        let (lo, hi) = (lo - self.dc.min(0.0), hi - self.dc.max(0.0));
-        let stop = self.grid.next_gap(b).min(to);
-        let end = b + self.cend[b..stop]
-            .iter()
-            .position(|&x| !(x > lo && x <= hi))
-            .unwrap_or(stop - b);
-        if end > b {
-            let span = self.grid.start_of(end) - self.grid.start_of(b);
+        let inv_tau = 1.0 / self.tau;
+        let (grid, dec, syn) = (self.grid, self.dec, self.syn);
+        let mut span = 0.0;
+        let mut k = b;
+        let mut delta = self.delta;
+        while k < to && !grid.gap[k] {
+            let j = grid.index[k] as usize;
+            let (e, h) = dec[j];
+            let mut gain = f64::from(syn.induction[k]) + f64::from(syn.induction_moment[k]) * inv_tau;
+            let mut next = delta;
+            if !next.is_zero() {
+                gain += next.fine_bin(&self.responses[j], f64::from(syn.nmda_drive[k]));
+            }
+            let c1 = c * e + gain * h;
+            if !(c1 > lo && c1 <= hi) {
+                break;
+            }
+            (c, delta) = (c1, next);
+            span += grid.width_ms[k];
+            k += 1;
+        }
+        self.delta = delta;
+        if k > b {
             let weights = IndicatorWeights::over_step(c, c, td, tp, self.variant);
             self.rho = self.run.add(self.rho, span, weights, self.gammas);
-            if self.dc != 0.0 {
-                self.dc *= (-span / self.tau).exp();
-            }
-            self.cs = self.cend[end - 1] + self.dc;
+            self.cs = c;
         }
-        end
+        k
     }
 
-    /// One bin, with the calcium of any release difference.
-    fn bin(&mut self, b: usize) {
+    /// One bin with the calcium of any release difference; c* is taken as
+    /// linear within it.
+    fn fine_bin(&mut self, b: usize, j: usize) {
+        let (td, tp) = self.thresholds;
+        let (e, h) = self.dec[j];
+        let syn = self.syn;
+        let mut gain = f64::from(syn.induction[b]) + f64::from(syn.induction_moment[b]) / self.tau;
+        if !self.delta.is_zero() {
+            gain += self.delta.fine_bin(&self.responses[j], f64::from(syn.nmda_drive[b]));
+        }
+        let c1 = self.cs * e + gain * h;
+        let weights = if self.cs.max(c1) <= td.min(tp) {
+            IndicatorWeights::default()
+        } else {
+            IndicatorWeights::over_step(self.cs, c1, td, tp, self.variant)
+        };
+        self.rho = self.run.add(self.rho, self.grid.width_ms[b], weights, self.gammas);
+        self.cs = c1;
+    }
+
+    /// A quiet stretch: c* in closed form from the calcium excess at its
+    /// start (with any release difference's), ρ in sub-intervals if c* may
+    /// reach a threshold.
+    fn gap_bin(&mut self, b: usize, j: usize) {
         let (td, tp) = self.thresholds;
         let (ex, tau, g) = (self.syn.rest_excess_mm, self.tau, self.gammas);
-        let j = self.grid.index[b] as usize;
-        let w = self.grid.widths[j];
-        if self.grid.gap[b] {
-            let r = f64::from(self.syn.induction[b]) + self.delta.cai_mm;
-            if !self.delta.is_zero() {
-                self.delta.quiet_bin(&self.grid.responses[j]);
-            }
-            let c1 = if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
-                self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
-                gap_cstar(self.cs, r, ex, tau, w)
-            } else {
-                self.rho = self.run.flush(self.rho, g);
-                let (c1, rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
-                self.rho = rho;
-                c1
-            };
-            self.dc = c1 - self.cend[b];
-            self.cs = c1;
-        } else {
-            let (e, h) = self.dec[j];
-            let extra = if self.delta.is_zero() {
-                0.0
-            } else {
-                self.delta
-                    .fine_bin(&self.grid.responses[j], f64::from(self.syn.nmda_drive[b]))
-            };
-            self.dc = self.dc * e + extra * h;
-            let c1 = self.cend[b] + self.dc;
-            let weights = if self.cs.max(c1) <= td.min(tp) {
-                IndicatorWeights::default()
-            } else {
-                IndicatorWeights::over_step(self.cs, c1, td, tp, self.variant)
-            };
-            self.rho = self.run.add(self.rho, w, weights, g);
-            self.cs = c1;
+        let w = self.grid.width_ms[b];
+        let r = f64::from(self.syn.induction[b]) + self.delta.cai_mm;
+        if !self.delta.is_zero() {
+            self.delta.quiet_bin(&self.responses[j]);
         }
+        self.cs = if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
+            self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
+            gap_cstar(self.cs, r, ex, tau, w)
+        } else {
+            self.rho = self.run.flush(self.rho, g);
+            let (c1, rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
+            self.rho = rho;
+            c1
+        };
     }
 }
 
-/// Largest step (ms) for ρ with an indicator on (fourth-order steps, see
-/// `Efficacy::rk4_step`).
-const ACTIVE_STEP_MS: f64 = 10.0;
+/// Largest λ·Δt of a fourth-order step for ρ (`Efficacy::flow`), λ the
+/// largest rate of ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½
+/// bounding the cubic's slope on [0, 1]. At 0.07 a step errs by ~1e-8
+/// (10 ms at the box's largest rates, longer steps at smaller ones).
+const ACTIVE_STEP_RATE: f64 = 0.07;
 
 /// Pending time with constant whole indicators.
 #[derive(Default)]
@@ -696,12 +733,8 @@ impl Run {
         if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
             return rho;
         }
-        let cap = if w == IndicatorWeights::default() {
-            IDLE_STEP_MS
-        } else {
-            ACTIVE_STEP_MS
-        };
-        let m = (h / cap).ceil() as usize;
+        let rate = (0.5 + gp * w.potentiation + gd * w.depression) / TAU_IND_MS;
+        let m = (h / IDLE_STEP_MS.min(ACTIVE_STEP_RATE / rate)).ceil() as usize;
         Efficacy::flow(rho, h, m, gd, gp, w)
     }
 }
@@ -723,7 +756,8 @@ fn relax_idle(rho: f64, idle: f64) -> f64 {
     eff.rho
 }
 
-/// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms.
+/// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms
+/// until c* can no longer reach a threshold; ρ then only relaxes.
 #[allow(clippy::too_many_arguments)]
 fn gap_rho(
     c0: f64,
@@ -741,10 +775,14 @@ fn gap_rho(
     let mut eff = Efficacy { rho };
     let mut prev = c0;
     for k in 1..=m {
-        let next = gap_cstar(c0, r, ex, tau, h * k as f64);
+        let s = h * k as f64;
+        let next = gap_cstar(c0, r, ex, tau, s);
         let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
         eff.midpoint_step(h, gd, gp, weights);
         prev = next;
+        if k < m && gap_bound(next, r * (-s / CAI_TAU_MS).exp(), ex, tau) <= td.min(tp) {
+            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - s));
+        }
     }
     (prev, eff.rho)
 }
@@ -849,7 +887,15 @@ fn argmax(w: &[f32]) -> usize {
         .0
 }
 
-fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f64) -> Prepared {
+fn prepare(
+    pi: usize,
+    ci: usize,
+    p: &ProtocolTraces,
+    c: &ConnectionTraces,
+    dt: f64,
+    grids: [Grid; 3],
+    tables: &gate::Tables,
+) -> Prepared {
     let (mut lo, mut hi) = (usize::MAX, 0);
     for s in &c.synapses {
         for w in [&s.epsp_depressed, &s.epsp_potentiated] {
@@ -892,12 +938,34 @@ fn prepare(pi: usize, ci: usize, p: &ProtocolTraces, c: &ConnectionTraces, dt: f
     } else {
         Ok(baseline)
     };
+    let [calib_pre, calib_post, induction] = grids;
+    let spike_bins: Vec<usize> = draws.spikes.iter().map(|x| x.bin).collect();
+    let calcium: Vec<(&[f32], &[f32])> = c
+        .synapses
+        .iter()
+        .map(|s| (&s.induction[..], &s.induction_moment[..]))
+        .collect();
+    let segments = Segments::new(&induction, &spike_bins, &calcium, tables);
+    let peak_windows = c
+        .synapses
+        .iter()
+        .map(|s| {
+            let ex = s.rest_excess_mm;
+            [(&calib_pre, &s.calib_pre), (&calib_post, &s.calib_post)].map(|(grid, values)| {
+                PeakWindow::new(values.len(), tables, |tau, dec, bins| {
+                    peak_cstar(grid, dec, values, ex, tau, bins, 0.0)
+                })
+            })
+        })
+        .collect();
     Prepared {
         protocol: pi,
         connection: ci,
-        calib_pre: Grid::new(&c.calib_pre),
-        calib_post: Grid::new(&c.calib_post),
-        induction: Grid::new(&c.induction),
+        calib_pre,
+        calib_post,
+        induction,
+        segments,
+        peak_windows,
         draws,
         releases,
         rng,

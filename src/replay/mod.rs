@@ -15,12 +15,16 @@
 //! its remainder a gap decaying with τ_Ca); test EPSPs by superposition of
 //! single-synapse responses scaled by released/Nrrp, each peak corrected
 //! for the connection's recorded sublinear summation.
-//! `import` reads and writes caches as open tables.
+//! `import` reads and writes caches as open tables. `gate` lets a candidate
+//! cross at once the stretches of the induction where its c* cannot reach a
+//! threshold; `grid` holds the timelines as replay reads them.
 
 mod bins;
 mod cache;
 mod drift;
 mod eval;
+mod gate;
+mod grid;
 mod import;
 mod record;
 

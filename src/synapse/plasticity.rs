@@ -83,7 +83,9 @@ impl Efficacy {
         let (p, d) = (gamma_p * w.potentiation, gamma_d * w.depression);
         let k = 1.0 / TAU_IND_MS;
         let (c3, c2, c1, c0) = (-k, (1.0 + RHO_STAR) * k, -(RHO_STAR + p + d) * k, p * k);
-        let f = |r: f64| ((c3 * r + c2) * r + c1) * r + c0;
+        // Estrin's form: two independent halves shorten the chain of
+        // dependent operations that bounds each step.
+        let f = |r: f64| (c3 * r + c2) * (r * r) + (c1 * r + c0);
         let dt = h / steps as f64;
         let mut rho = rho;
         for _ in 0..steps {

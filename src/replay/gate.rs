@@ -1,0 +1,363 @@
+//! Gates over the induction: stretches in which a candidate's c* cannot
+//! reach a threshold are crossed at once, without reading their bins.
+//!
+//! c* is linear in calcium, so over a segment of bins it is the start value
+//! decayed by exp(−T/τ*) plus the segment's own contribution from c* = 0.
+//! That contribution at the segment's end is smooth in u = 1/τ* and is
+//! stored at Chebyshev–Lobatto nodes spanning the search box of τ*; a
+//! candidate interpolates it (barycentric form, error far below the
+//! binning's). A rigorous upper bound of the contribution over the segment
+//! is stored per node too: c* is non-decreasing in τ* for non-negative
+//! calcium, so the node at or above a candidate's τ* bounds it. Outside the
+//! box nothing is gated.
+
+use super::grid::{Grid, Widths};
+use crate::synapse::PARAM_BOUNDS;
+use std::ops::Range;
+
+/// Interpolation nodes in u = 1/τ*.
+pub(super) const NODES: usize = 12;
+
+/// Longest segment (bins): shorter segments gate more of the quiet
+/// stretches between threshold crossings, at more stored values.
+const SEGMENT_BINS: usize = 64;
+
+/// Longest segment (ms): calcium at most this long before a segment's end
+/// keeps its contribution smooth enough in u for the nodes (the
+/// interpolation errs by < 1e-12 of it).
+const SEGMENT_MS: f64 = 512.0;
+
+/// Chebyshev–Lobatto nodes in u over the box of τ*, ascending in u.
+fn nodes_u() -> [f64; NODES] {
+    let (lo, hi) = (1.0 / PARAM_BOUNDS[0].1, 1.0 / PARAM_BOUNDS[0].0);
+    let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo));
+    let mut u: [f64; NODES] =
+        std::array::from_fn(|k| mid - half * (std::f64::consts::PI * k as f64 / (NODES - 1) as f64).cos());
+    // The box's ends exactly, so its edges are nodes.
+    (u[0], u[NODES - 1]) = (lo, hi);
+    u
+}
+
+/// A candidate's place among the nodes: interpolation weights and the
+/// node whose τ* is the smallest at or above the candidate's.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Interp {
+    lambda: [f64; NODES],
+    pub(super) above: usize,
+}
+
+impl Interp {
+    /// None outside the box of τ*.
+    pub(super) fn at(tau: f64) -> Option<Interp> {
+        let u = nodes_u();
+        let x = 1.0 / tau;
+        if !(x >= u[0] && x <= u[NODES - 1]) {
+            return None;
+        }
+        // Largest u_k ≤ x: its τ_k is the smallest ≥ τ.
+        let above = u.iter().rposition(|&uk| uk <= x).expect("x ≥ u[0]");
+        let mut lambda = [0.0; NODES];
+        if let Some(k) = u.iter().position(|&uk| uk == x) {
+            lambda[k] = 1.0;
+            return Some(Interp { lambda, above });
+        }
+        let mut total = 0.0;
+        for (k, (l, uk)) in lambda.iter_mut().zip(u).enumerate() {
+            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let half = if k == 0 || k == NODES - 1 { 0.5 } else { 1.0 };
+            *l = sign * half / (x - uk);
+            total += *l;
+        }
+        lambda.iter_mut().for_each(|l| *l /= total);
+        Some(Interp { lambda, above })
+    }
+
+    pub(super) fn value(&self, f: &[f64; NODES]) -> f64 {
+        // Four partial sums: a single running sum would chain every add.
+        let mut acc = [0.0; 4];
+        for (k, (l, v)) in self.lambda.iter().zip(f).enumerate() {
+            acc[k % 4] += l * v;
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    }
+}
+
+/// τ* of every node.
+fn node_taus() -> [f64; NODES] {
+    nodes_u().map(|u| 1.0 / u)
+}
+
+/// Decay factors of a cache's widths at every node and at the τ* samples
+/// that locate calibration peaks, computed once for all connections.
+pub(super) struct Tables {
+    nodes: Vec<(f64, Vec<(f64, f64)>)>,
+    samples: Vec<(f64, Vec<(f64, f64)>)>,
+}
+
+impl Tables {
+    pub(super) fn new(widths: &Widths) -> Tables {
+        let u = nodes_u();
+        let at = |tau: f64| (tau, widths.decays(tau));
+        Tables {
+            nodes: node_taus().into_iter().map(at).collect(),
+            samples: (0..PEAK_SAMPLES)
+                .map(|k| at(1.0 / (u[0] + (u[NODES - 1] - u[0]) * k as f64 / (PEAK_SAMPLES - 1) as f64)))
+                .collect(),
+        }
+    }
+}
+
+/// What one synapse's calcium does over one segment at each node.
+#[derive(Debug, Clone)]
+pub(super) struct SegmentNodes {
+    /// c* contributed at the segment's end, from c* = 0 at its start.
+    pub(super) end: [f64; NODES],
+    /// Upper bound of that contribution anywhere in the segment (rounded up).
+    pub(super) bound: [f32; NODES],
+}
+
+/// The induction cut into segments: a segment starts at every bin holding
+/// a presynaptic spike (release differences begin there) and after at most
+/// `SEGMENT_BINS` bins or `SEGMENT_MS`; a gap (a quiet stretch in closed
+/// form, cheap to cross exactly) is a segment of its own and never gated.
+#[derive(Debug, Clone)]
+pub(super) struct Segments {
+    /// First bin of each segment, then the timeline's length.
+    pub(super) starts: Vec<usize>,
+    pub(super) spans_ms: Vec<f64>,
+    /// Per synapse, per segment.
+    pub(super) nodes: Vec<Vec<SegmentNodes>>,
+}
+
+impl Segments {
+    /// `spike_bins` ascending; `synapses` gives each synapse's calcium
+    /// values and moments.
+    pub(super) fn new(grid: &Grid, spike_bins: &[usize], synapses: &[(&[f32], &[f32])], tables: &Tables) -> Segments {
+        let len = grid.len();
+        let mut starts = vec![0];
+        let mut spikes = spike_bins.iter().peekable();
+        for b in 1..len {
+            while spikes.next_if(|&&s| s < b).is_some() {}
+            let last = *starts.last().expect("starts at 0");
+            let long =
+                b - last >= SEGMENT_BINS || grid.start_of(b) + grid.width_ms[b] - grid.start_of(last) > SEGMENT_MS;
+            if spikes.peek() == Some(&&b) || grid.gap[b - 1] || grid.gap[b] || long {
+                starts.push(b);
+            }
+        }
+        starts.push(len);
+        let spans_ms = starts
+            .windows(2)
+            .map(|w| grid.start_of(w[1]) - grid.start_of(w[0]))
+            .collect();
+        let nodes = synapses
+            .iter()
+            .map(|&(values, moments)| {
+                starts
+                    .windows(2)
+                    .map(|w| {
+                        let mut out = SegmentNodes {
+                            end: [0.0; NODES],
+                            bound: [0.0; NODES],
+                        };
+                        if grid.gap[w[0]] {
+                            return out; // never gated
+                        }
+                        for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
+                            let run = w[0]..w[1];
+                            out.end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
+                            out.bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
+                        }
+                        out
+                    })
+                    .collect()
+            })
+            .collect();
+        Segments {
+            starts,
+            spans_ms,
+            nodes,
+        }
+    }
+}
+
+/// c* at the end of fine bins `run` from c* = 0 at their start, as replay
+/// advances it bin by bin.
+fn local_end(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], tau: f64, run: Range<usize>) -> f64 {
+    run.fold(0.0, |c, b| {
+        let (e, h) = dec[grid.index[b] as usize];
+        c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h
+    })
+}
+
+/// An upper bound of c* over fine bins `run` from c* = 0, valid for every
+/// τ* from the box's lower end up to `tau`: each bin's gain
+/// exp(−w/2τ*)·(V + M/τ*) is at most that at `tau` of V plus the larger of
+/// M/τ* at the range's ends, if positive, and the decays at most those at
+/// `tau`.
+fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], tau: f64, run: Range<usize>) -> f64 {
+    let tau_min = PARAM_BOUNDS[0].0;
+    let (mut c, mut top) = (0.0f64, 0.0f64);
+    for b in run {
+        let (e, h) = dec[grid.index[b] as usize];
+        let (v, m) = (f64::from(values[b]), f64::from(moments[b]));
+        c = c * e + (v + (m / tau).max(m / tau_min)).max(0.0) * h;
+        top = top.max(c);
+    }
+    top
+}
+
+/// The nearest f32 at or above x.
+fn round_up(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) < x {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+/// A calibration peak's window: the bins where c*'s largest value falls
+/// for any τ* in the box, and c* at the window's start at every node.
+#[derive(Debug, Clone)]
+pub(super) struct PeakWindow {
+    pub(super) bins: std::ops::Range<usize>,
+    pub(super) start: [f64; NODES],
+}
+
+/// τ* samples (even in u) that locate a calibration peak's window.
+const PEAK_SAMPLES: usize = 129;
+
+/// Margin (bins) around the sampled peaks.
+const PEAK_MARGIN: usize = 2;
+
+impl PeakWindow {
+    /// `pass(τ*, decays, bins)` runs c* over calibration bins from c* = 0
+    /// at the first: (peak, bin of the peak, c* at the end).
+    pub(super) fn new(
+        len: usize,
+        tables: &Tables,
+        pass: impl Fn(f64, &[(f64, f64)], std::ops::Range<usize>) -> (f64, usize, f64),
+    ) -> PeakWindow {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for (tau, dec) in &tables.samples {
+            let b = pass(*tau, dec, 0..len).1;
+            lo = lo.min(b);
+            hi = hi.max(b);
+        }
+        let bins = lo.saturating_sub(PEAK_MARGIN)..(hi + PEAK_MARGIN + 1).min(len);
+        let start = std::array::from_fn(|k| {
+            let (tau, dec) = &tables.nodes[k];
+            pass(*tau, dec, 0..bins.start).2
+        });
+        PeakWindow { bins, start }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::cache::Timeline;
+
+    #[test]
+    fn interpolation_reproduces_a_sum_of_decays_across_the_box() {
+        // A segment's end contribution: calcium at times before the end
+        // decaying with τ*, like Σ a_i·exp(−s_i/τ*). The bound 1e-9 is far
+        // below the binning's (2e-4 of a spike's integral).
+        let terms: [(f64, f64); 4] = [(1.0, 5.0), (0.5, 80.0), (2.0, 400.0), (0.3, 2500.0)];
+        let f = |tau: f64| terms.iter().map(|(a, s)| a * (-s / tau).exp()).sum::<f64>();
+        let at_nodes = node_taus().map(f);
+        for k in 0..=200 {
+            let tau = 150.0 + k as f64;
+            let got = Interp::at(tau).expect("inside the box").value(&at_nodes);
+            assert!((got - f(tau)).abs() < 1e-9 * f(tau), "τ* {tau}: {got} vs {}", f(tau));
+        }
+        assert!(Interp::at(149.0).is_none() && Interp::at(351.0).is_none());
+    }
+
+    /// Calcium on a timeline of fine bins and gaps, as recordings leave it:
+    /// non-negative integrals (but for rounding), moments within ±V·w/2.
+    fn synthetic(seed: u64) -> (Grid, Widths, Vec<f32>, Vec<f32>, Vec<usize>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (mut widths_ms, mut gap, mut values, mut moments) = (vec![], vec![], vec![], vec![]);
+        for b in 0..600 {
+            let is_gap = b % 150 == 149;
+            let w: f64 = if is_gap {
+                rng.gen_range(100.0..3000.0)
+            } else {
+                rng.gen_range(0.025..32.0)
+            };
+            let v: f64 = if rng.gen_bool(0.05) {
+                -1e-9
+            } else {
+                rng.gen_range(0.0..1e-3) * w.min(5.0)
+            };
+            widths_ms.push(w);
+            gap.push(is_gap);
+            values.push(v as f32);
+            moments.push(if is_gap {
+                0.0
+            } else {
+                (v * w * rng.gen_range(-0.5..0.5)) as f32
+            });
+        }
+        let mut widths = Widths::default();
+        let grid = Grid::new(&Timeline { widths_ms, gap }, &mut widths);
+        let spikes = (0..600).step_by(37).collect();
+        (grid, widths, values, moments, spikes)
+    }
+
+    #[test]
+    fn segment_bounds_hold_and_ends_interpolate_for_any_tau_in_the_box() {
+        use rand::{Rng, SeedableRng};
+        let (grid, widths, values, moments, spikes) = synthetic(9);
+        let tables = Tables::new(&widths);
+        let segments = Segments::new(&grid, &spikes, &[(&values, &moments)], &tables);
+        assert!(segments.starts.len() > 10 && spikes.iter().all(|s| segments.starts.contains(s)));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut tightest: f64 = 0.0;
+        for _ in 0..40 {
+            let tau = rng.gen_range(150.0..=350.0);
+            let ip = Interp::at(tau).unwrap();
+            let dec = widths.decays(tau);
+            for (k, w) in segments.starts.windows(2).enumerate() {
+                if grid.gap[w[0]] {
+                    assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
+                    continue;
+                }
+                assert!(!grid.gap[w[0]..w[1]].contains(&true));
+                let nodes = &segments.nodes[0][k];
+                let (mut c, mut top) = (0.0f64, 0.0f64);
+                for b in w[0]..w[1] {
+                    let (e, h) = dec[grid.index[b] as usize];
+                    c = c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h;
+                    top = top.max(c);
+                }
+                let bound = f64::from(nodes.bound[ip.above]);
+                assert!(
+                    top <= bound,
+                    "τ* {tau}, segment {k}: c* reaches {top} above its bound {bound}"
+                );
+                tightest = tightest.max(top / bound);
+                let end = ip.value(&nodes.end);
+                assert!(
+                    (end - c).abs() <= 1e-11 * c.abs().max(1e-12),
+                    "τ* {tau}, segment {k}: end {end} vs {c}"
+                );
+            }
+        }
+        // The bound is of use: some segment comes within 10 % of it.
+        assert!(tightest > 0.9, "bounds at most {tightest} reached");
+    }
+
+    #[test]
+    fn the_node_above_has_the_smallest_tau_at_or_above() {
+        let taus = node_taus();
+        for tau in [150.0, 151.0, 200.0, 278.318, 349.9, 350.0] {
+            let k = Interp::at(tau).unwrap().above;
+            assert!(taus[k] >= tau - 1e-9, "{tau}: node {}", taus[k]);
+            assert!(k == NODES - 1 || taus[k + 1] < tau, "{tau}: a smaller node above");
+        }
+    }
+}
