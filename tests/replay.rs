@@ -48,6 +48,15 @@ fn identity(job: &ProtocolJob, seed: u64) -> CacheIdentity {
     }
 }
 
+/// The job recorded with the default settings, as a one-protocol cache.
+fn recorded_cache(job: &ProtocolJob, seed: u64) -> TraceCache {
+    let (traces, _) = record_job(job, &RunnerSettings::default(), &TraceSettings::default(), &|| ()).unwrap();
+    TraceCache {
+        identity: identity(job, seed),
+        protocols: vec![traces],
+    }
+}
+
 /// The postsynaptic stimuli of the job's protocol: its burst, a lone spike.
 fn stimuli(job: &ProtocolJob) -> (SpikeStimulus, SpikeStimulus) {
     let grid = AmplitudeGrid::default();
@@ -160,11 +169,7 @@ fn replay_with_release_drift_follows_the_full_engine() {
     let seed = 3;
     let job = job("mrk97_01", 4, seed);
     let runner = RunnerSettings::default();
-    let (traces, _) = record_job(&job, &runner, &TraceSettings::default(), &|| ()).unwrap();
-    let cache = TraceCache {
-        identity: identity(&job, seed),
-        protocols: vec![traces],
-    };
+    let cache = recorded_cache(&job, seed);
     let rule = RuleParams::chindemi2022();
     let drift = Replay::new(cache.clone())
         .unwrap()
@@ -200,11 +205,7 @@ fn replay_with_release_drift_follows_the_full_engine() {
 fn gates_skip_most_of_the_induction_without_changing_outcomes() {
     let seed = 3;
     let job = job("mrk97_01", 4, seed);
-    let (traces, _) = record_job(&job, &RunnerSettings::default(), &TraceSettings::default(), &|| ()).unwrap();
-    let cache = TraceCache {
-        identity: identity(&job, seed),
-        protocols: vec![traces],
-    };
+    let cache = recorded_cache(&job, seed);
     let gated = Replay::new(cache.clone()).unwrap();
     let every_bin = Replay::new(cache).unwrap().without_gates();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
