@@ -24,7 +24,7 @@ const SEGMENT_BINS: usize = 64;
 
 /// Longest segment (ms): calcium at most this long before a segment's end
 /// keeps its contribution smooth enough in u for the nodes (the
-/// interpolation errs by < 1e-12 of it).
+/// interpolation errs by < 1e-11 of it, see the tests).
 const SEGMENT_MS: f64 = 512.0;
 
 /// Chebyshev–Lobatto nodes in u over the box of τ*, ascending in u.
@@ -218,10 +218,12 @@ fn round_up(x: f64) -> f32 {
 }
 
 /// A calibration peak's window: the bins where c*'s largest value falls
-/// for any τ* in the box, and c* at the window's start at every node.
+/// for the τ* sampled across the box (`PEAK_SAMPLES`, widened by
+/// `PEAK_MARGIN`: the peak's bin moves steadily with τ*), and c* at the
+/// window's start at every node.
 #[derive(Debug, Clone)]
 pub(super) struct PeakWindow {
-    pub(super) bins: std::ops::Range<usize>,
+    pub(super) bins: Range<usize>,
     pub(super) start: [f64; NODES],
 }
 
@@ -237,7 +239,7 @@ impl PeakWindow {
     pub(super) fn new(
         len: usize,
         tables: &Tables,
-        pass: impl Fn(f64, &[(f64, f64)], std::ops::Range<usize>) -> (f64, usize, f64),
+        pass: impl Fn(f64, &[(f64, f64)], Range<usize>) -> (f64, usize, f64),
     ) -> PeakWindow {
         let (mut lo, mut hi) = (usize::MAX, 0);
         for (tau, dec) in &tables.samples {
