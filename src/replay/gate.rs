@@ -218,9 +218,9 @@ fn round_up(x: f64) -> f32 {
 }
 
 /// A calibration peak's window: the bins where c*'s largest value falls
-/// for the τ* sampled across the box (`PEAK_SAMPLES`, widened by
-/// `PEAK_MARGIN`: the peak's bin moves steadily with τ*), and c* at the
-/// window's start at every node.
+/// for the τ* sampled across the box (`PEAK_SAMPLES`, ≤ 3.6 ms of τ*
+/// apart), widened by `PEAK_MARGIN`, and c* at the window's start at every
+/// node. Gated and full peaks agree in `tests/replay.rs`.
 #[derive(Debug, Clone)]
 pub(super) struct PeakWindow {
     pub(super) bins: Range<usize>,
