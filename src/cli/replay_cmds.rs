@@ -30,22 +30,37 @@ pub struct TracesArgs {
     pub threads: Option<usize>,
 }
 
+/// A trace cache to read, and what to check it against.
 #[derive(Debug, Args)]
-pub struct EvaluateArgs {
-    /// Folder of a trace cache built by `plastifit traces`.
+pub struct CacheArgs {
+    /// Folder of a trace cache built by `plastifit traces` (or `import-traces`).
     #[arg(long)]
     pub traces: PathBuf,
+    /// Objective to check the cache against (default: the file it was built from).
+    #[arg(long)]
+    pub objective: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+impl CacheArgs {
+    /// The cache, checked against the objective and datasets, with the
+    /// datasets and the jobs it was built for.
+    fn load(&self) -> anyhow::Result<(TraceCache, Datasets, Vec<ProtocolJob>)> {
+        load_checked(&self.traces, self.objective.as_deref(), &self.data)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Rule parameters: a JSON file of the 11 parameters, or "chindemi2022".
     #[arg(long, default_value = "chindemi2022")]
     pub params: String,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Objective to check the cache against (default: the file it was built from).
-    #[arg(long)]
-    pub objective: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -53,17 +68,11 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportTracesArgs {
-    /// Folder of a trace cache.
-    #[arg(long)]
-    pub traces: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Output folder: manifest.json and per-connection CSV tables.
     #[arg(long)]
     pub out: PathBuf,
-    /// Objective to check the cache against (default: the file it was built from).
-    #[arg(long)]
-    pub objective: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
 }
 
 #[derive(Debug, Args)]
@@ -238,7 +247,7 @@ fn load_checked(
 
 pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let (cache, _, _) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    let (cache, _, _) = args.cache.load()?;
     let rule = load_params(&args.params)?;
     let variant = cache.identity.variant;
     let replay = Replay::new(cache)?;
@@ -248,7 +257,7 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
         &args.out.join("config.json"),
         &serde_json::json!({
             "command": "evaluate",
-            "traces": args.traces,
+            "traces": args.cache.traces,
             "params": rule,
             "variant": variant,
         }),
@@ -274,7 +283,7 @@ fn means(results: &[ProtocolResult]) -> Vec<(String, f64, BTreeMap<usize, f64>)>
 
 pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let (cache, _, jobs) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    let (cache, _, jobs) = args.cache.load()?;
     let rule = load_params(&args.params)?;
     let variant = cache.identity.variant;
     let replayed = Replay::new(cache)?.evaluate(&rule, variant);
@@ -319,7 +328,7 @@ pub fn check_replay(args: EvaluateArgs) -> anyhow::Result<()> {
 }
 
 pub fn export_traces(args: ExportTracesArgs) -> anyhow::Result<()> {
-    let (cache, _, _) = load_checked(&args.traces, args.objective.as_deref(), &args.data)?;
+    let (cache, _, _) = args.cache.load()?;
     crate::replay::export_traces(&cache, &args.out)?;
     eprintln!("wrote {}/{}", args.out.display(), crate::replay::MANIFEST_FILE);
     Ok(())
