@@ -2,7 +2,7 @@
 
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
 use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
-use super::gate::{self, Interp, PeakWindow, Segments};
+use super::gate::{self, Interp, PeakWindow, SegmentNodes, Segments};
 use super::grid::{Grid, Widths};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
@@ -282,11 +282,10 @@ impl Replay {
                 delta: ReleaseDelta::default(),
                 gate: interp.map(|ip| Gate {
                     interp: ip,
-                    segments: &prep.segments,
-                    synapse: i,
                     decay: &s.seg_decay,
                 }),
-                segments: &prep.segments.starts,
+                segments: &prep.segments,
+                synapse: i,
                 segment: 0,
                 gated_bins: 0,
             };
@@ -528,8 +527,8 @@ struct Induction<'a> {
     delta: ReleaseDelta,
     /// None: every segment bin by bin.
     gate: Option<Gate<'a>>,
-    /// First bin of each segment, then the timeline's length.
-    segments: &'a [usize],
+    segments: &'a Segments,
+    synapse: usize,
     /// The next segment.
     segment: usize,
     /// Bins crossed within gated segments.
@@ -539,8 +538,6 @@ struct Induction<'a> {
 /// What gating a synapse's segments needs.
 struct Gate<'a> {
     interp: Interp,
-    segments: &'a Segments,
-    synapse: usize,
     /// exp(−T/τ*) of each segment.
     decay: &'a [f64],
 }
@@ -549,10 +546,16 @@ impl Induction<'_> {
     /// Advances over the segments that start before bin `to` (a segment
     /// start or the end).
     fn advance(&mut self, to: usize) {
-        while self.segments[self.segment] < to {
-            let (from, end) = (self.segments[self.segment], self.segments[self.segment + 1]);
-            if !self.gated(self.segment) {
-                self.bins(from, end);
+        let starts = &self.segments.starts;
+        while starts[self.segment] < to {
+            let k = self.segment;
+            match &self.segments.nodes[self.synapse][k] {
+                SegmentNodes::Gap { excess_mm } => self.gap_bin(starts[k], self.segments.spans_ms[k], *excess_mm),
+                SegmentNodes::Fine { end, bound } => {
+                    if !self.gated(k, end, bound) {
+                        self.bins(starts[k], starts[k + 1]);
+                    }
+                }
             }
             self.segment += 1;
         }
@@ -560,22 +563,21 @@ impl Induction<'_> {
 
     /// Crosses segment k at once if c* cannot reach either threshold in it
     /// and no release difference is pending; ρ then only relaxes.
-    fn gated(&mut self, k: usize) -> bool {
+    fn gated(&mut self, k: usize, end: &[f64; gate::NODES], bound: &[f32; gate::NODES]) -> bool {
         let Some(gate) = &self.gate else {
             return false;
         };
-        if !self.delta.is_zero() || self.grid.gap[self.segments[k]] {
+        if !self.delta.is_zero() {
             return false;
         }
-        let nodes = &gate.segments.nodes[gate.synapse][k];
         let (td, tp) = self.thresholds;
-        if self.cs.max(0.0) + f64::from(nodes.bound[gate.interp.above]) > td.min(tp) {
+        if self.cs.max(0.0) + f64::from(bound[gate.interp.above]) > td.min(tp) {
             return false;
         }
-        let span = gate.segments.spans_ms[k];
-        self.gated_bins += self.segments[k + 1] - self.segments[k];
+        let span = self.segments.spans_ms[k];
+        self.gated_bins += self.segments.starts[k + 1] - self.segments.starts[k];
         self.rho = self.run.add(self.rho, span, IndicatorWeights::default(), self.gammas);
-        self.cs = gate.decay[k] * self.cs + gate.interp.value(&nodes.end);
+        self.cs = gate.decay[k] * self.cs + gate.interp.value(end);
         true
     }
 
@@ -585,7 +587,7 @@ impl Induction<'_> {
         self.rho
     }
 
-    /// Crosses bins `from..to` one by one.
+    /// Crosses fine bins `from..to` one by one.
     fn bins(&mut self, from: usize, to: usize) {
         let mut b = from;
         while b < to {
@@ -593,20 +595,14 @@ impl Induction<'_> {
             if b == to {
                 break;
             }
-            let j = self.grid.index[b] as usize;
-            if self.grid.gap[b] {
-                self.gap_bin(b, j);
-            } else {
-                self.fine_bin(b, j);
-            }
+            self.fine_bin(b, self.grid.index[b] as usize);
             b += 1;
         }
     }
 
-    /// Crosses at once the bins from b on (before `to` and any gap) in
-    /// which c* stays between the same thresholds: the indicators are
-    /// whole there, so ρ's integration is only extended. Returns the first
-    /// bin left.
+    /// Crosses at once the fine bins from b on (before `to`) in which c*
+    /// stays between the same thresholds: the indicators are whole there,
+    /// so ρ's integration is only extended. Returns the first bin left.
     fn within_band(&mut self, b: usize, to: usize) -> usize {
         let (td, tp) = self.thresholds;
         let (low, high) = (td.min(tp), td.max(tp));
@@ -623,7 +619,7 @@ impl Induction<'_> {
         let mut span = 0.0;
         let mut k = b;
         let mut delta = self.delta;
-        while k < to && !grid.gap[k] {
+        while k < to {
             let j = grid.index[k] as usize;
             let (e, h) = dec[j];
             let mut gain = f64::from(syn.induction[k]) + f64::from(syn.induction_moment[k]) * inv_tau;
@@ -668,16 +664,15 @@ impl Induction<'_> {
         self.cs = c1;
     }
 
-    /// A quiet stretch: c* in closed form from the calcium excess at its
-    /// start (with any release difference's), ρ in sub-intervals if c* may
-    /// reach a threshold.
-    fn gap_bin(&mut self, b: usize, j: usize) {
+    /// A quiet stretch (bin b, w ms) with recorded calcium excess `excess`
+    /// at its start: c* in closed form from it (and any release
+    /// difference's), ρ in sub-intervals if c* may reach a threshold.
+    fn gap_bin(&mut self, b: usize, w: f64, excess: f64) {
         let (td, tp) = self.thresholds;
         let (ex, tau, g) = (self.syn.rest_excess_mm, self.tau, self.gammas);
-        let w = self.grid.width_ms[b];
-        let r = f64::from(self.syn.induction[b]) + self.delta.cai_mm;
+        let r = excess + self.delta.cai_mm;
         if !self.delta.is_zero() {
-            self.delta.quiet_bin(&self.responses[j]);
+            self.delta.quiet_bin(&self.responses[self.grid.index[b] as usize]);
         }
         self.cs = if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
             self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
@@ -691,11 +686,11 @@ impl Induction<'_> {
     }
 }
 
-/// Largest λ·Δt of a fourth-order step for ρ (`Efficacy::flow`), λ the
-/// largest rate of ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½
-/// bounding the cubic's slope on [0, 1]. At 0.07 a step errs by ~1e-8
-/// (10 ms at the box's largest rates, longer steps at smaller ones).
-const ACTIVE_STEP_RATE: f64 = 0.07;
+/// Largest λ·Δt of a step for ρ (`Efficacy::flow`), λ the largest rate of
+/// ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½ bounding the
+/// cubic's slope on [0, 1]. At 0.15, ρ errs by < 1e-7 over 2 s (steps of
+/// 22 ms at the box's largest rates, longer at smaller ones).
+const ACTIVE_STEP_RATE: f64 = 0.15;
 
 /// Pending time with constant whole indicators.
 #[derive(Default)]
@@ -757,7 +752,9 @@ fn relax_idle(rho: f64, idle: f64) -> f64 {
 }
 
 /// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms
-/// until c* can no longer reach a threshold; ρ then only relaxes.
+/// until c* can no longer reach a threshold; ρ then only relaxes. c* is
+/// `gap_cstar`'s closed form, its exponentials advanced by one factor per
+/// sub-interval.
 #[allow(clippy::too_many_arguments)]
 fn gap_rho(
     c0: f64,
@@ -772,16 +769,20 @@ fn gap_rho(
 ) -> (f64, f64) {
     let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
     let h = w / m as f64;
+    let (b, k) = (ex * tau, 1.0 / (1.0 / tau - 1.0 / CAI_TAU_MS));
+    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
+    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
     let mut eff = Efficacy { rho };
     let mut prev = c0;
-    for k in 1..=m {
-        let s = h * k as f64;
-        let next = gap_cstar(c0, r, ex, tau, s);
+    for j in 1..=m {
+        decay_ca *= step_ca;
+        decay_tau *= step_tau;
+        let next = b + r * k * decay_ca + (c0 - b - r * k) * decay_tau;
         let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
         eff.midpoint_step(h, gd, gp, weights);
         prev = next;
-        if k < m && gap_bound(next, r * (-s / CAI_TAU_MS).exp(), ex, tau) <= td.min(tp) {
-            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - s));
+        if j < m && gap_bound(next, r * decay_ca, ex, tau) <= td.min(tp) {
+            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - h * j as f64));
         }
     }
     (prev, eff.rho)

@@ -107,19 +107,26 @@ impl Tables {
     }
 }
 
-/// What one synapse's calcium does over one segment at each node.
+/// What one synapse's calcium does over one segment.
 #[derive(Debug, Clone)]
-pub(super) struct SegmentNodes {
-    /// c* contributed at the segment's end, from c* = 0 at its start.
-    pub(super) end: [f64; NODES],
-    /// Upper bound of that contribution anywhere in the segment (rounded up).
-    pub(super) bound: [f32; NODES],
+pub(super) enum SegmentNodes {
+    /// Fine bins, at each node.
+    Fine {
+        /// c* contributed at the segment's end, from c* = 0 at its start.
+        end: [f64; NODES],
+        /// Upper bound of that contribution anywhere in the segment
+        /// (rounded up).
+        bound: [f32; NODES],
+    },
+    /// A gap: its calcium excess at the start (mM), the one value its
+    /// closed form reads, kept here so that crossing it touches no bin.
+    Gap { excess_mm: f64 },
 }
 
 /// The induction cut into segments: a segment starts at every bin holding
 /// a presynaptic spike (release differences begin there) and after at most
-/// `SEGMENT_BINS` bins or `SEGMENT_MS`; a gap (a quiet stretch in closed
-/// form, cheap to cross exactly) is a segment of its own and never gated.
+/// `SEGMENT_BINS` bins or `SEGMENT_MS`; a gap (a quiet stretch, crossed
+/// exactly in closed form) is a segment of its own.
 #[derive(Debug, Clone)]
 pub(super) struct Segments {
     /// First bin of each segment, then the timeline's length.
@@ -148,7 +155,7 @@ impl Segments {
         starts.push(len);
         let spans_ms = starts
             .windows(2)
-            .map(|w| grid.start_of(w[1]) - grid.start_of(w[0]))
+            .map(|w| grid.width_ms[w[0]..w[1]].iter().sum())
             .collect();
         let nodes = synapses
             .iter()
@@ -156,19 +163,18 @@ impl Segments {
                 starts
                     .windows(2)
                     .map(|w| {
-                        let mut out = SegmentNodes {
-                            end: [0.0; NODES],
-                            bound: [0.0; NODES],
-                        };
                         if grid.gap[w[0]] {
-                            return out; // never gated
+                            return SegmentNodes::Gap {
+                                excess_mm: f64::from(values[w[0]]),
+                            };
                         }
+                        let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
                         for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
                             let run = w[0]..w[1];
-                            out.end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
-                            out.bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
+                            end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
+                            bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
                         }
-                        out
+                        SegmentNodes::Fine { end, bound }
                     })
                     .collect()
             })
@@ -324,25 +330,28 @@ mod tests {
             let ip = Interp::at(tau).unwrap();
             let dec = widths.decays(tau);
             for (k, w) in segments.starts.windows(2).enumerate() {
-                if grid.gap[w[0]] {
-                    assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
-                    continue;
-                }
+                let (end, bound) = match &segments.nodes[0][k] {
+                    SegmentNodes::Gap { excess_mm } => {
+                        assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
+                        assert_eq!(*excess_mm, f64::from(values[w[0]]));
+                        continue;
+                    }
+                    SegmentNodes::Fine { end, bound } => (end, bound),
+                };
                 assert!(!grid.gap[w[0]..w[1]].contains(&true));
-                let nodes = &segments.nodes[0][k];
                 let (mut c, mut top) = (0.0f64, 0.0f64);
                 for b in w[0]..w[1] {
                     let (e, h) = dec[grid.index[b] as usize];
                     c = c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h;
                     top = top.max(c);
                 }
-                let bound = f64::from(nodes.bound[ip.above]);
+                let bound = f64::from(bound[ip.above]);
                 assert!(
                     top <= bound,
                     "τ* {tau}, segment {k}: c* reaches {top} above its bound {bound}"
                 );
                 tightest = tightest.max(top / bound);
-                let end = ip.value(&nodes.end);
+                let end = ip.value(end);
                 assert!(
                     (end - c).abs() <= 1e-11 * c.abs().max(1e-12),
                     "τ* {tau}, segment {k}: end {end} vs {c}"
