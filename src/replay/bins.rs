@@ -206,14 +206,16 @@ pub fn coarsen_induction(c: &mut ConnectionTraces, protocol: &InVitroProtocol, s
     let drive: Vec<Vec<f64>> = c
         .synapses
         .iter()
-        .map(|s| match s.nmda_drive.is_empty() {
-            true => vec![0.0; c.induction.len()],
-            false => s
-                .nmda_drive
-                .iter()
-                .zip(&c.induction.widths_ms)
-                .map(|(&d, w)| f64::from(d) * w)
-                .collect(),
+        .map(|s| {
+            if s.nmda_drive.is_empty() {
+                vec![0.0; c.induction.len()]
+            } else {
+                s.nmda_drive
+                    .iter()
+                    .zip(&c.induction.widths_ms)
+                    .map(|(&d, w)| f64::from(d) * w)
+                    .collect()
+            }
         })
         .collect();
     let scale: Vec<f64> = c

@@ -183,9 +183,7 @@ impl InductionDraws {
         let released = release.spike_with(self.spikes[k].t_ms, use_, u1, u2);
         f64::from(released) / f64::from(nrrp) - self.recorded[at]
     }
-}
 
-impl InductionDraws {
     /// Synapse i's release state after the recorded draw of spike k: what
     /// replay's own draw leaves while its Use is still the recording's.
     pub(super) fn recorded_state(&self, k: usize, i: usize) -> Release {

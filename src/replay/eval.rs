@@ -20,9 +20,32 @@ const GAP_SUBSTEP_MS: f64 = 10.0;
 /// c* after `s` ms of a quiet stretch that starts at c0 with calcium excess
 /// r over rest (decaying with τ_Ca) and resting excess `rest_excess` over cai₀.
 pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> f64 {
-    let b = rest_excess * tau;
-    let k = 1.0 / (1.0 / tau - 1.0 / CAI_TAU_MS);
-    b + r * k * (-s / CAI_TAU_MS).exp() + (c0 - b - r * k) * (-s / tau).exp()
+    QuietCstar::new(c0, r, rest_excess, tau).at((-s / CAI_TAU_MS).exp(), (-s / tau).exp())
+}
+
+/// `gap_cstar` as a resting level plus two exponential terms, for callers
+/// that advance exp(−s/τ_Ca) and exp(−s/τ*) themselves.
+struct QuietCstar {
+    rest: f64,
+    calcium: f64,
+    start: f64,
+}
+
+impl QuietCstar {
+    fn new(c0: f64, r: f64, rest_excess: f64, tau: f64) -> QuietCstar {
+        let rest = rest_excess * tau;
+        let calcium = r / (1.0 / tau - 1.0 / CAI_TAU_MS);
+        QuietCstar {
+            rest,
+            calcium,
+            start: c0 - rest - calcium,
+        }
+    }
+
+    /// c* where exp(−s/τ_Ca) = `decay_ca` and exp(−s/τ*) = `decay_tau`.
+    fn at(&self, decay_ca: f64, decay_tau: f64) -> f64 {
+        self.rest + self.calcium * decay_ca + self.start * decay_tau
+    }
 }
 
 /// Upper bound of c* over a quiet stretch.
@@ -769,7 +792,7 @@ fn gap_rho(
 ) -> (f64, f64) {
     let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
     let h = w / m as f64;
-    let (b, k) = (ex * tau, 1.0 / (1.0 / tau - 1.0 / CAI_TAU_MS));
+    let curve = QuietCstar::new(c0, r, ex, tau);
     let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
     let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
     let mut eff = Efficacy { rho };
@@ -777,7 +800,7 @@ fn gap_rho(
     for j in 1..=m {
         decay_ca *= step_ca;
         decay_tau *= step_tau;
-        let next = b + r * k * decay_ca + (c0 - b - r * k) * decay_tau;
+        let next = curve.at(decay_ca, decay_tau);
         let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
         eff.midpoint_step(h, gd, gp, weights);
         prev = next;
