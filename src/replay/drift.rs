@@ -13,7 +13,7 @@
 //! block passes ~1.5 % of the peak); and Ĝ_AMPA's drift, which moves only
 //! the EPSPs during the induction.
 
-use super::cache::{ConnectionTraces, Timeline};
+use super::cache::{ConnectionTraces, SynapseTraces, Timeline};
 use crate::protocol::{induction_spike_times, InVitroProtocol};
 use crate::synapse::{DualExp, Release, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS};
 use rand::Rng;
@@ -188,6 +188,48 @@ impl InductionDraws {
     /// replay's own draw leaves while its Use is still the recording's.
     pub(super) fn recorded_state(&self, k: usize, i: usize) -> Release {
         self.states[k * self.synapses + i]
+    }
+}
+
+/// One synapse's Use over the induction, relaxing towards the target of
+/// its ρ, and its release state under replay's own draws.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UseTrack {
+    release: Release,
+    use_: f64,
+    /// Time and ρ of the last spike.
+    t_ms: f64,
+    rho: f64,
+    /// While ρ stays at ρ0 and Use0 is its target, Use stays Use0 and
+    /// every draw is the recorded one.
+    synced: bool,
+}
+
+impl UseTrack {
+    pub(super) fn new(syn: &SynapseTraces, release: Release, t0_ms: f64) -> UseTrack {
+        let rho0 = f64::from(syn.rho0);
+        UseTrack {
+            release,
+            use_: syn.use0,
+            t_ms: t0_ms,
+            rho: rho0,
+            synced: syn.use_d + rho0 * (syn.use_p - syn.use_d) == syn.use0,
+        }
+    }
+
+    /// Synapse i's draw at spike k with ρ = `rho` now: the release weight
+    /// beyond the recorded one.
+    pub(super) fn spike(&mut self, draws: &InductionDraws, k: usize, i: usize, rho: f64, syn: &SynapseTraces) -> f64 {
+        let t = draws.spikes[k].t_ms;
+        self.synced = self.synced && rho == f64::from(syn.rho0);
+        let rho_before = std::mem::replace(&mut self.rho, rho);
+        let dt = t - std::mem::replace(&mut self.t_ms, t);
+        if self.synced {
+            self.release = draws.recorded_state(k, i);
+            return 0.0;
+        }
+        self.use_ = relaxed_use(self.use_, 0.5 * (rho_before + rho), syn.use_d, syn.use_p, dt);
+        draws.extra_weight(k, i, &mut self.release, self.use_, syn.nrrp)
     }
 }
 

@@ -1,57 +1,18 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
-use super::drift::{relaxed_use, BinResponse, InductionDraws, ReleaseDelta};
-use super::gate::{self, Interp, PeakWindow, SegmentNodes, Segments};
+use super::drift::{InductionDraws, UseTrack};
+use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{Grid, Widths};
+use super::induction::{self, gap_bound, gap_cstar, gap_rho, relax_idle, Induction, GAP_SUBSTEP_MS};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
-use crate::synapse::{Efficacy, IndicatorWeights, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR, TAU_IND_MS};
+use crate::synapse::{Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
 use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::sync::Mutex;
-
-/// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
-/// quiet integrator).
-const GAP_SUBSTEP_MS: f64 = 10.0;
-
-/// c* after `s` ms of a quiet stretch that starts at c0 with calcium excess
-/// r over rest (decaying with τ_Ca) and resting excess `rest_excess` over cai₀.
-pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> f64 {
-    QuietCstar::new(c0, r, rest_excess, tau).at((-s / CAI_TAU_MS).exp(), (-s / tau).exp())
-}
-
-/// `gap_cstar` as a resting level plus two exponential terms, for callers
-/// that advance exp(−s/τ_Ca) and exp(−s/τ*) themselves.
-struct QuietCstar {
-    rest: f64,
-    calcium: f64,
-    start: f64,
-}
-
-impl QuietCstar {
-    fn new(c0: f64, r: f64, rest_excess: f64, tau: f64) -> QuietCstar {
-        let rest = rest_excess * tau;
-        let calcium = r / (1.0 / tau - 1.0 / CAI_TAU_MS);
-        QuietCstar {
-            rest,
-            calcium,
-            start: c0 - rest - calcium,
-        }
-    }
-
-    /// c* where exp(−s/τ_Ca) = `decay_ca` and exp(−s/τ*) = `decay_tau`.
-    fn at(&self, decay_ca: f64, decay_tau: f64) -> f64 {
-        self.rest + self.calcium * decay_ca + self.start * decay_tau
-    }
-}
-
-/// Upper bound of c* over a quiet stretch.
-fn gap_bound(c0: f64, r: f64, rest_excess: f64, tau: f64) -> f64 {
-    c0.max(rest_excess * tau) + r.max(0.0) * CAI_TAU_MS
-}
 
 /// Candidate-independent state of one connection, derived when loading.
 #[derive(Debug)]
@@ -114,8 +75,8 @@ struct Scratch {
     c: Vec<f64>,
     /// exp(−T/τ*) of each induction segment.
     seg_decay: Vec<f64>,
-    /// Induction bins crossed within gated segments, summed over synapses.
-    gated_bins: usize,
+    induction: Induction,
+    uses: Vec<UseTrack>,
     rho: Vec<f64>,
     theta: Vec<(f64, f64)>,
     potentiated: Vec<bool>,
@@ -260,22 +221,13 @@ impl Replay {
         }
     }
 
-    /// c*, ρ and thresholds of every synapse at the end of the induction
-    /// into the scratch buffers.
-    fn induce(&self, prep: &Prepared, cand: &Candidate, s: &mut Scratch) {
-        let (rule, variant, dec, interp) = (cand.rule, cand.variant, &cand.dec[..], cand.interp);
-        let p = &self.cache.protocols[prep.protocol];
-        let c = &p.connections[prep.connection];
+    /// Every synapse's thresholds (from its calibration peaks) and c* at
+    /// the start of the induction into the scratch buffers.
+    fn thresholds(&self, prep: &Prepared, cand: &Candidate, s: &mut Scratch) {
+        let (rule, dec, interp) = (cand.rule, &cand.dec[..], cand.interp);
+        let c = &self.cache.protocols[prep.protocol].connections[prep.connection];
         let tau = rule.tau_star_ms;
-        let gd = if p.block_depression { 0.0 } else { rule.gamma_d };
-        let gp = rule.gamma_p;
-        s.seg_decay.clear();
-        if interp.is_some() {
-            s.seg_decay
-                .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
-        }
         s.c.clear();
-        s.rho.clear();
         s.theta.clear();
         for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
             let ex = syn.rest_excess_mm;
@@ -288,59 +240,64 @@ impl Replay {
             s.theta.push(rule.thresholds(syn.tree, c_pre, c_post));
             s.c.push(ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()));
         }
-        let len = prep.induction.index.len();
-        for (i, syn) in c.synapses.iter().enumerate() {
-            let mut ind = Induction {
-                grid: &prep.induction,
-                dec,
-                responses: &self.widths.responses,
-                syn,
-                tau,
-                thresholds: s.theta[i],
-                gammas: (gd, gp),
-                variant,
-                cs: s.c[i],
-                rho: f64::from(syn.rho0),
-                run: Run::default(),
-                delta: ReleaseDelta::default(),
-                gate: interp.map(|ip| Gate {
-                    interp: ip,
-                    decay: &s.seg_decay,
-                }),
-                segments: &prep.segments,
-                synapse: i,
-                segment: 0,
-                gated_bins: 0,
-            };
-            let drift = self.release_drift && !syn.nmda_drive.is_empty();
-            let spikes = if drift { &prep.draws.spikes[..] } else { &[] };
-            let mut release = prep.draws.start[i];
-            let (mut use_, mut t_use, mut rho_use) = (syn.use0, c.induction_start_ms, ind.rho);
-            // While ρ stays at ρ0 and Use0 is its target, Use stays Use0 and
-            // every draw is the recorded one.
-            let rho0 = f64::from(syn.rho0);
-            let mut synced = syn.use_d + rho0 * (syn.use_p - syn.use_d) == syn.use0;
-            for (k, spike) in spikes.iter().enumerate() {
-                ind.advance(spike.bin);
-                let rho = ind.current_rho();
-                synced = synced && rho == rho0;
-                if synced {
-                    release = prep.draws.recorded_state(k, i);
-                    (t_use, rho_use) = (spike.t_ms, rho);
-                    continue;
-                }
-                use_ = relaxed_use(use_, 0.5 * (rho_use + rho), syn.use_d, syn.use_p, spike.t_ms - t_use);
-                (t_use, rho_use) = (spike.t_ms, rho);
-                let dw = prep.draws.extra_weight(k, i, &mut release, use_, syn.nrrp);
-                if dw != 0.0 {
-                    ind.delta.release(dw);
+    }
+
+    /// c*, ρ and thresholds of every synapse at the end of the induction
+    /// into the scratch buffers.
+    fn induce(&self, prep: &Prepared, cand: &Candidate, s: &mut Scratch) {
+        self.thresholds(prep, cand, s);
+        let (rule, variant, interp) = (cand.rule, cand.variant, cand.interp);
+        let p = &self.cache.protocols[prep.protocol];
+        let c = &p.connections[prep.connection];
+        let tau = rule.tau_star_ms;
+        let gammas = (if p.block_depression { 0.0 } else { rule.gamma_d }, rule.gamma_p);
+        s.seg_decay.clear();
+        if interp.is_some() {
+            s.seg_decay
+                .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
+        }
+        let setting = induction::Setting {
+            grid: &prep.induction,
+            segments: &prep.segments,
+            synapses: &c.synapses,
+            dec: &cand.dec,
+            responses: &self.widths.responses,
+            tau,
+            gammas,
+            variant,
+            gate: interp.map(|ip| induction::Gate {
+                interp: ip,
+                decay: &s.seg_decay,
+            }),
+        };
+        let l = &mut s.induction;
+        l.start(&s.c, c.synapses.iter().map(|x| f64::from(x.rho0)), &s.theta);
+        s.uses.clear();
+        s.uses.extend(
+            c.synapses
+                .iter()
+                .zip(&prep.draws.start)
+                .map(|(syn, &release)| UseTrack::new(syn, release, c.induction_start_ms)),
+        );
+        let drifts = |syn: &SynapseTraces| self.release_drift && !syn.nmda_drive.is_empty();
+        let mut segment = 0;
+        if c.synapses.iter().any(drifts) {
+            for (k, spike) in prep.draws.spikes.iter().enumerate() {
+                induction::advance(l, &setting, &mut segment, spike.bin);
+                for (i, syn) in c.synapses.iter().enumerate().filter(|(_, syn)| drifts(syn)) {
+                    let rho = l.current_rho(i, gammas);
+                    let dw = s.uses[i].spike(&prep.draws, k, i, rho, syn);
+                    if dw != 0.0 {
+                        l.release(i, dw);
+                    }
                 }
             }
-            ind.advance(len);
-            s.gated_bins += ind.gated_bins;
-            let rho = ind.current_rho();
-            s.c[i] = ind.cs;
-            s.rho.push(rho);
+        }
+        induction::advance(l, &setting, &mut segment, prep.induction.len());
+        s.rho.clear();
+        for i in 0..c.synapses.len() {
+            s.rho.push(l.current_rho(i, gammas));
+            s.c[i] = l.c(i);
         }
     }
 
@@ -368,7 +325,7 @@ impl Replay {
             self.induce(prep, &cand, &mut s);
             total += prep.induction.len() * s.rho.len();
         }
-        (s.gated_bins, total)
+        (s.induction.gated_bins, total)
     }
 
     /// The test EPSPs after the induction for the potentiated pattern in
@@ -526,289 +483,6 @@ pub(super) fn peak_cstar(
         }
     }
     (peak, at, c)
-}
-
-/// One synapse's c*, ρ and release difference over its induction bins.
-/// Segments (see `gate`) whose c* cannot reach a threshold are crossed at
-/// once, the others bin by bin; c* is linear in calcium, so replay's
-/// release differences add their calcium to the recorded one.
-struct Induction<'a> {
-    grid: &'a Grid,
-    /// Decay factors and release responses of the cache's widths.
-    dec: &'a [(f64, f64)],
-    responses: &'a [BinResponse],
-    syn: &'a SynapseTraces,
-    tau: f64,
-    thresholds: (f64, f64),
-    gammas: (f64, f64),
-    variant: RuleVariant,
-    /// c* at the start of the next bin.
-    cs: f64,
-    rho: f64,
-    /// Pending ρ integration (see `Run`); `rho` is its start.
-    run: Run,
-    delta: ReleaseDelta,
-    /// None: every segment bin by bin.
-    gate: Option<Gate<'a>>,
-    segments: &'a Segments,
-    synapse: usize,
-    /// The next segment.
-    segment: usize,
-    /// Bins crossed within gated segments.
-    gated_bins: usize,
-}
-
-/// What gating a synapse's segments needs.
-struct Gate<'a> {
-    interp: Interp,
-    /// exp(−T/τ*) of each segment.
-    decay: &'a [f64],
-}
-
-impl Induction<'_> {
-    /// Advances over the segments that start before bin `to` (a segment
-    /// start or the end).
-    fn advance(&mut self, to: usize) {
-        let starts = &self.segments.starts;
-        while starts[self.segment] < to {
-            let k = self.segment;
-            match &self.segments.nodes[self.synapse][k] {
-                SegmentNodes::Gap { excess_mm } => self.gap_bin(starts[k], self.segments.spans_ms[k], *excess_mm),
-                SegmentNodes::Fine { end, bound } => {
-                    if !self.gated(k, end, bound) {
-                        self.bins(starts[k], starts[k + 1]);
-                    }
-                }
-            }
-            self.segment += 1;
-        }
-    }
-
-    /// Crosses segment k at once if c* cannot reach either threshold in it
-    /// and no release difference is pending; ρ then only relaxes.
-    fn gated(&mut self, k: usize, end: &[f64; gate::NODES], bound: &[f32; gate::NODES]) -> bool {
-        let Some(gate) = &self.gate else {
-            return false;
-        };
-        if !self.delta.is_zero() {
-            return false;
-        }
-        let (td, tp) = self.thresholds;
-        if self.cs.max(0.0) + f64::from(bound[gate.interp.above]) > td.min(tp) {
-            return false;
-        }
-        let span = self.segments.spans_ms[k];
-        self.gated_bins += self.segments.starts[k + 1] - self.segments.starts[k];
-        self.rho = self.run.add(self.rho, span, IndicatorWeights::default(), self.gammas);
-        self.cs = gate.decay[k] * self.cs + gate.interp.value(end);
-        true
-    }
-
-    /// ρ now, with pending integration done.
-    fn current_rho(&mut self) -> f64 {
-        self.rho = self.run.flush(self.rho, self.gammas);
-        self.rho
-    }
-
-    /// Crosses fine bins `from..to` one by one.
-    fn bins(&mut self, from: usize, to: usize) {
-        let mut b = from;
-        while b < to {
-            b = self.within_band(b, to);
-            if b == to {
-                break;
-            }
-            self.fine_bin(b, self.grid.index[b] as usize);
-            b += 1;
-        }
-    }
-
-    /// Crosses at once the fine bins from b on (before `to`) in which c*
-    /// stays between the same thresholds: the indicators are whole there,
-    /// so ρ's integration is only extended. Returns the first bin left.
-    fn within_band(&mut self, b: usize, to: usize) -> usize {
-        let (td, tp) = self.thresholds;
-        let (low, high) = (td.min(tp), td.max(tp));
-        let mut c = self.cs;
-        let (lo, hi) = if c <= low {
-            (f64::NEG_INFINITY, low)
-        } else if c <= high {
-            (low, high)
-        } else {
-            (high, f64::INFINITY)
-        };
-        let inv_tau = 1.0 / self.tau;
-        let (grid, dec, syn) = (self.grid, self.dec, self.syn);
-        let mut span = 0.0;
-        let mut k = b;
-        let mut delta = self.delta;
-        while k < to {
-            let j = grid.index[k] as usize;
-            let (e, h) = dec[j];
-            let mut gain = f64::from(syn.induction[k]) + f64::from(syn.induction_moment[k]) * inv_tau;
-            let mut next = delta;
-            if !next.is_zero() {
-                gain += next.fine_bin(&self.responses[j], f64::from(syn.nmda_drive[k]));
-            }
-            let c1 = c * e + gain * h;
-            if !(c1 > lo && c1 <= hi) {
-                break;
-            }
-            (c, delta) = (c1, next);
-            span += grid.width_ms[k];
-            k += 1;
-        }
-        self.delta = delta;
-        if k > b {
-            let weights = IndicatorWeights::over_step(c, c, td, tp, self.variant);
-            self.rho = self.run.add(self.rho, span, weights, self.gammas);
-            self.cs = c;
-        }
-        k
-    }
-
-    /// One bin with the calcium of any release difference; c* is taken as
-    /// linear within it.
-    fn fine_bin(&mut self, b: usize, j: usize) {
-        let (td, tp) = self.thresholds;
-        let (e, h) = self.dec[j];
-        let syn = self.syn;
-        let mut gain = f64::from(syn.induction[b]) + f64::from(syn.induction_moment[b]) / self.tau;
-        if !self.delta.is_zero() {
-            gain += self.delta.fine_bin(&self.responses[j], f64::from(syn.nmda_drive[b]));
-        }
-        let c1 = self.cs * e + gain * h;
-        let weights = if self.cs.max(c1) <= td.min(tp) {
-            IndicatorWeights::default()
-        } else {
-            IndicatorWeights::over_step(self.cs, c1, td, tp, self.variant)
-        };
-        self.rho = self.run.add(self.rho, self.grid.width_ms[b], weights, self.gammas);
-        self.cs = c1;
-    }
-
-    /// A quiet stretch (bin b, w ms) with recorded calcium excess `excess`
-    /// at its start: c* in closed form from it (and any release
-    /// difference's), ρ in sub-intervals if c* may reach a threshold.
-    fn gap_bin(&mut self, b: usize, w: f64, excess: f64) {
-        let (td, tp) = self.thresholds;
-        let (ex, tau, g) = (self.syn.rest_excess_mm, self.tau, self.gammas);
-        let r = excess + self.delta.cai_mm;
-        if !self.delta.is_zero() {
-            self.delta.quiet_bin(&self.responses[self.grid.index[b] as usize]);
-        }
-        self.cs = if gap_bound(self.cs, r, ex, tau) <= td.min(tp) {
-            self.rho = self.run.add(self.rho, w, IndicatorWeights::default(), g);
-            gap_cstar(self.cs, r, ex, tau, w)
-        } else {
-            self.rho = self.run.flush(self.rho, g);
-            let (c1, rho) = gap_rho(self.cs, self.rho, r, ex, tau, w, (td, tp), g, self.variant);
-            self.rho = rho;
-            c1
-        };
-    }
-}
-
-/// Largest λ·Δt of a step for ρ (`Efficacy::flow`), λ the largest rate of
-/// ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½ bounding the
-/// cubic's slope on [0, 1]. At 0.15, ρ errs by < 1e-7 over 2 s (steps of
-/// 22 ms at the box's largest rates, longer at smaller ones).
-const ACTIVE_STEP_RATE: f64 = 0.15;
-
-/// Pending time with constant whole indicators.
-#[derive(Default)]
-struct Run {
-    h: f64,
-    w: IndicatorWeights,
-}
-
-impl Run {
-    fn whole(w: IndicatorWeights) -> bool {
-        (w.depression == 0.0 || w.depression == 1.0) && (w.potentiation == 0.0 || w.potentiation == 1.0)
-    }
-
-    /// Adds a step of h with weights w; returns ρ after anything integrated.
-    #[inline(always)]
-    fn add(&mut self, rho: f64, h: f64, w: IndicatorWeights, g: (f64, f64)) -> f64 {
-        if Self::whole(w) && (self.h == 0.0 || w == self.w) {
-            self.w = w;
-            self.h += h;
-            return rho;
-        }
-        let rho = self.flush(rho, g);
-        if Self::whole(w) {
-            self.w = w;
-            self.h = h;
-            return rho;
-        }
-        let mut eff = Efficacy { rho };
-        eff.midpoint_step(h, g.0, g.1, w);
-        eff.rho
-    }
-
-    fn flush(&mut self, rho: f64, (gd, gp): (f64, f64)) -> f64 {
-        let (h, w) = (std::mem::take(&mut self.h), self.w);
-        if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
-            return rho;
-        }
-        let rate = (0.5 + gp * w.potentiation + gd * w.depression) / TAU_IND_MS;
-        let m = (h / IDLE_STEP_MS.min(ACTIVE_STEP_RATE / rate)).ceil() as usize;
-        Efficacy::flow(rho, h, m, gd, gp, w)
-    }
-}
-
-/// Largest step (ms) for ρ while both indicators are off: |dρ/dt| ≤ 7e-7/ms
-/// there, so a midpoint step of 500 ms errs by ~1e-10.
-const IDLE_STEP_MS: f64 = 500.0;
-
-/// ρ after `idle` ms with both indicators off.
-fn relax_idle(rho: f64, idle: f64) -> f64 {
-    if idle <= 0.0 || rho == 0.0 || rho == 1.0 {
-        return rho;
-    }
-    let m = (idle / IDLE_STEP_MS).ceil() as usize;
-    let mut eff = Efficacy { rho };
-    for _ in 0..m {
-        eff.midpoint_step(idle / m as f64, 0.0, 0.0, IndicatorWeights::default());
-    }
-    eff.rho
-}
-
-/// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms
-/// until c* can no longer reach a threshold; ρ then only relaxes. c* is
-/// `gap_cstar`'s closed form, its exponentials advanced by one factor per
-/// sub-interval.
-#[allow(clippy::too_many_arguments)]
-fn gap_rho(
-    c0: f64,
-    rho: f64,
-    r: f64,
-    ex: f64,
-    tau: f64,
-    w: f64,
-    (td, tp): (f64, f64),
-    (gd, gp): (f64, f64),
-    variant: RuleVariant,
-) -> (f64, f64) {
-    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
-    let h = w / m as f64;
-    let curve = QuietCstar::new(c0, r, ex, tau);
-    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
-    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
-    let mut eff = Efficacy { rho };
-    let mut prev = c0;
-    for j in 1..=m {
-        decay_ca *= step_ca;
-        decay_tau *= step_tau;
-        let next = curve.at(decay_ca, decay_tau);
-        let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
-        eff.midpoint_step(h, gd, gp, weights);
-        prev = next;
-        if j < m && gap_bound(next, r * decay_ca, ex, tau) <= td.min(tp) {
-            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - h * j as f64));
-        }
-    }
-    (prev, eff.rho)
 }
 
 /// `spikes` test spikes from `t0`, one per period, each synapse releasing
@@ -1003,26 +677,6 @@ fn prepare(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn gap_closed_form_matches_fine_integration() {
-        // c*' = −c*/τ + ex + r·exp(−s/τ_Ca), integrated with tiny steps.
-        let (c0, r, ex, tau, len) = (0.03, 2e-3, 5e-7, 200.0, 80.0);
-        let (mut c, h) = (c0, 1e-4);
-        let mut s = 0.0;
-        while s < len - 1e-12 {
-            let mid = s + 0.5 * h;
-            c += h * (-c / tau + ex + r * (-mid / CAI_TAU_MS).exp());
-            s += h;
-        }
-        let closed = gap_cstar(c0, r, ex, tau, len);
-        assert!((closed - c).abs() < 1e-7 * c0, "{closed} vs {c}");
-        assert!(gap_bound(c0, r, ex, tau) >= closed);
-        // A rising start must not be mistaken for decay.
-        assert!(gap_cstar(0.0, r, ex, tau, 10.0) > 0.0);
-    }
-
     #[test]
     fn rise_slope_of_a_ramp() {
         let ramp: Vec<f64> = (0..=100).map(|i| i as f64 * 0.01).collect();

@@ -132,8 +132,10 @@ pub(super) struct Segments {
     /// First bin of each segment, then the timeline's length.
     pub(super) starts: Vec<usize>,
     pub(super) spans_ms: Vec<f64>,
-    /// Per synapse, per segment.
-    pub(super) nodes: Vec<Vec<SegmentNodes>>,
+    /// Per segment, per synapse: the synapses of a connection are
+    /// advanced together, segment by segment.
+    nodes: Vec<SegmentNodes>,
+    synapses: usize,
 }
 
 impl Segments {
@@ -157,33 +159,36 @@ impl Segments {
             .windows(2)
             .map(|w| grid.width_ms[w[0]..w[1]].iter().sum())
             .collect();
-        let nodes = synapses
-            .iter()
-            .map(|&(values, moments)| {
-                starts
-                    .windows(2)
-                    .map(|w| {
-                        if grid.gap[w[0]] {
-                            return SegmentNodes::Gap {
-                                excess_mm: f64::from(values[w[0]]),
-                            };
-                        }
-                        let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
-                        for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
-                            let run = w[0]..w[1];
-                            end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
-                            bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
-                        }
-                        SegmentNodes::Fine { end, bound }
-                    })
-                    .collect()
+        let nodes = starts
+            .windows(2)
+            .flat_map(|w| {
+                synapses.iter().map(move |&(values, moments)| {
+                    if grid.gap[w[0]] {
+                        return SegmentNodes::Gap {
+                            excess_mm: f64::from(values[w[0]]),
+                        };
+                    }
+                    let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
+                    for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
+                        let run = w[0]..w[1];
+                        end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
+                        bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
+                    }
+                    SegmentNodes::Fine { end, bound }
+                })
             })
             .collect();
         Segments {
             starts,
             spans_ms,
             nodes,
+            synapses: synapses.len(),
         }
+    }
+
+    /// What synapse i's calcium does over segment k.
+    pub(super) fn nodes(&self, i: usize, k: usize) -> &SegmentNodes {
+        &self.nodes[k * self.synapses + i]
     }
 }
 
@@ -330,7 +335,7 @@ mod tests {
             let ip = Interp::at(tau).unwrap();
             let dec = widths.decays(tau);
             for (k, w) in segments.starts.windows(2).enumerate() {
-                let (end, bound) = match &segments.nodes[0][k] {
+                let (end, bound) = match segments.nodes(0, k) {
                     SegmentNodes::Gap { excess_mm } => {
                         assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
                         assert_eq!(*excess_mm, f64::from(values[w[0]]));

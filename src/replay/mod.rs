@@ -17,7 +17,9 @@
 //! for the connection's recorded sublinear summation.
 //! `import` reads and writes caches as open tables. `gate` lets a candidate
 //! cross at once the stretches of the induction where its c* cannot reach a
-//! threshold; `grid` holds the timelines as replay reads them.
+//! threshold; `induction` advances a connection's synapses over the
+//! induction for one candidate; `grid` holds the timelines as replay reads
+//! them.
 
 mod bins;
 mod cache;
@@ -26,6 +28,7 @@ mod eval;
 mod gate;
 mod grid;
 mod import;
+mod induction;
 mod record;
 
 pub use bins::{bin_samples, coarsen_induction};

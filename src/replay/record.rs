@@ -286,7 +286,7 @@ fn cstar_over(t: &Timeline, values: &[f64], moments: &[f64], rest_excess: f64, c
     let mut peak = c0;
     for (b, ((&w, &gap), &v)) in t.widths_ms.iter().zip(&t.gap).zip(values).enumerate() {
         c = if gap {
-            super::eval::gap_cstar(c, v, rest_excess, tau, w)
+            super::induction::gap_cstar(c, v, rest_excess, tau, w)
         } else {
             let m = moments.get(b).copied().unwrap_or(0.0);
             c * (-w / tau).exp() + (v + m / tau) * (-0.5 * w / tau).exp()

@@ -1,0 +1,446 @@
+//! A connection's induction replayed for one candidate: c*, ρ and the
+//! release differences of all its synapses, advanced together segment by
+//! segment. Within a segment the synapses that must be followed bin by bin
+//! step through its bins in pairs: their c* updates are independent, so
+//! the processor can overlap them where a single synapse waits on its own
+//! chain of multiplications.
+
+use super::cache::SynapseTraces;
+use super::drift::{BinResponse, ReleaseDelta};
+use super::gate::{Interp, SegmentNodes, Segments};
+use super::grid::Grid;
+use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
+
+/// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
+/// quiet integrator).
+pub(super) const GAP_SUBSTEP_MS: f64 = 10.0;
+
+/// c* after `s` ms of a quiet stretch that starts at c0 with calcium excess
+/// r over rest (decaying with τ_Ca) and resting excess `rest_excess` over cai₀.
+pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> f64 {
+    QuietCstar::new(c0, r, rest_excess, tau).at((-s / CAI_TAU_MS).exp(), (-s / tau).exp())
+}
+
+/// `gap_cstar` as a resting level plus two exponential terms, for callers
+/// that advance exp(−s/τ_Ca) and exp(−s/τ*) themselves.
+struct QuietCstar {
+    rest: f64,
+    calcium: f64,
+    start: f64,
+}
+
+impl QuietCstar {
+    fn new(c0: f64, r: f64, rest_excess: f64, tau: f64) -> QuietCstar {
+        let rest = rest_excess * tau;
+        let calcium = r / (1.0 / tau - 1.0 / CAI_TAU_MS);
+        QuietCstar {
+            rest,
+            calcium,
+            start: c0 - rest - calcium,
+        }
+    }
+
+    /// c* where exp(−s/τ_Ca) = `decay_ca` and exp(−s/τ*) = `decay_tau`.
+    fn at(&self, decay_ca: f64, decay_tau: f64) -> f64 {
+        self.rest + self.calcium * decay_ca + self.start * decay_tau
+    }
+}
+
+/// Upper bound of c* over a quiet stretch.
+pub(super) fn gap_bound(c0: f64, r: f64, rest_excess: f64, tau: f64) -> f64 {
+    c0.max(rest_excess * tau) + r.max(0.0) * CAI_TAU_MS
+}
+
+/// What the induction of a connection reads for a candidate.
+pub(super) struct Setting<'a> {
+    pub(super) grid: &'a Grid,
+    pub(super) segments: &'a Segments,
+    pub(super) synapses: &'a [SynapseTraces],
+    /// Decay factors and release responses of the cache's widths.
+    pub(super) dec: &'a [(f64, f64)],
+    pub(super) responses: &'a [BinResponse],
+    pub(super) tau: f64,
+    pub(super) gammas: (f64, f64),
+    pub(super) variant: RuleVariant,
+    /// None: every segment bin by bin.
+    pub(super) gate: Option<Gate<'a>>,
+}
+
+/// What gating a synapse's segments needs.
+pub(super) struct Gate<'a> {
+    pub(super) interp: Interp,
+    /// exp(−T/τ*) of each segment.
+    pub(super) decay: &'a [f64],
+}
+
+/// Per-synapse state of an induction, kept between connections so that
+/// nothing is allocated once warm.
+#[derive(Default)]
+pub(super) struct Induction {
+    c: Vec<f64>,
+    /// Edges of the band c* is in, and the time spent in that band since
+    /// ρ's integration was last extended.
+    low: Vec<f64>,
+    high: Vec<f64>,
+    span: Vec<f64>,
+    thresholds: Vec<(f64, f64)>,
+    rho: Vec<f64>,
+    /// Pending ρ integration (see `Run`); `rho` is its start.
+    run: Vec<Run>,
+    delta: Vec<ReleaseDelta>,
+    /// The synapses followed bin by bin in the current segment.
+    followed: Vec<usize>,
+    /// Bins crossed within gated segments, summed over synapses.
+    pub(super) gated_bins: usize,
+}
+
+impl Induction {
+    /// Starts the induction of `c.len()` synapses at c* = `c` and ρ = `rho`.
+    pub(super) fn start(&mut self, c: &[f64], rho: impl Iterator<Item = f64>, thresholds: &[(f64, f64)]) {
+        let n = c.len();
+        self.c.clear();
+        self.c.extend_from_slice(c);
+        for v in [&mut self.low, &mut self.high, &mut self.span] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        self.thresholds.clear();
+        self.thresholds.extend_from_slice(thresholds);
+        self.rho.clear();
+        self.rho.extend(rho);
+        self.run.clear();
+        self.run.resize_with(n, Run::default);
+        self.delta.clear();
+        self.delta.resize(n, ReleaseDelta::default());
+    }
+
+    pub(super) fn c(&self, i: usize) -> f64 {
+        self.c[i]
+    }
+
+    /// Synapse i's ρ now, with pending integration done.
+    pub(super) fn current_rho(&mut self, i: usize, gammas: (f64, f64)) -> f64 {
+        self.rho[i] = self.run[i].flush(self.rho[i], gammas);
+        self.rho[i]
+    }
+
+    /// A release weight `dw` more than recorded at synapse i.
+    pub(super) fn release(&mut self, i: usize, dw: f64) {
+        self.delta[i].release(dw);
+    }
+
+    /// Makes synapse i's band the one its c* is in now.
+    fn set_band(&mut self, i: usize) {
+        let (td, tp) = self.thresholds[i];
+        let (low, high) = (td.min(tp), td.max(tp));
+        let c = self.c[i];
+        (self.low[i], self.high[i]) = if c <= low {
+            (f64::NEG_INFINITY, low)
+        } else if c <= high {
+            (low, high)
+        } else {
+            (high, f64::INFINITY)
+        };
+    }
+
+    /// Extends synapse i's ρ integration by the time c* spent in its band.
+    fn close_band(&mut self, i: usize, s: &Setting) {
+        let span = std::mem::take(&mut self.span[i]);
+        if span > 0.0 {
+            let (td, tp) = self.thresholds[i];
+            let c = self.c[i];
+            let weights = IndicatorWeights::over_step(c, c, td, tp, s.variant);
+            self.rho[i] = self.run[i].add(self.rho[i], span, weights, s.gammas);
+        }
+    }
+}
+
+/// Advances the induction over the segments from `*segment` that start
+/// before bin `to` (a segment start or the end).
+pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: usize) {
+    let starts = &s.segments.starts;
+    while starts[*segment] < to {
+        let k = *segment;
+        if s.grid.gap[starts[k]] {
+            for i in 0..s.synapses.len() {
+                let SegmentNodes::Gap { excess_mm } = *s.segments.nodes(i, k) else {
+                    unreachable!("a gap is a gap segment for every synapse");
+                };
+                gap_bin(l, s, i, starts[k], s.segments.spans_ms[k], excess_mm);
+            }
+        } else {
+            fine_segment(l, s, k);
+        }
+        *segment += 1;
+    }
+}
+
+/// Segment k of fine bins: synapses whose c* cannot reach a threshold in
+/// it cross it at once, the others bin by bin, in pairs.
+fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
+    let mut followed = std::mem::take(&mut l.followed);
+    followed.clear();
+    for i in 0..s.synapses.len() {
+        if !gated(l, s, i, k) {
+            l.set_band(i);
+            followed.push(i);
+        }
+    }
+    let (from, to) = (s.segments.starts[k], s.segments.starts[k + 1]);
+    let mut pairs = followed.chunks_exact(2);
+    for p in &mut pairs {
+        walk(l, s, [p[0], p[1]], from, to);
+    }
+    for &i in pairs.remainder() {
+        walk(l, s, [i], from, to);
+    }
+    for &i in &followed {
+        l.close_band(i, s);
+    }
+    l.followed = followed;
+}
+
+/// Crosses segment k of synapse i at once if c* cannot reach either
+/// threshold in it and no release difference is pending; ρ then only
+/// relaxes.
+fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
+    let Some(gate) = &s.gate else {
+        return false;
+    };
+    if !l.delta[i].is_zero() {
+        return false;
+    }
+    let SegmentNodes::Fine { end, bound } = s.segments.nodes(i, k) else {
+        unreachable!("fine bins are a fine segment for every synapse");
+    };
+    let (td, tp) = l.thresholds[i];
+    let c = l.c[i];
+    if c.max(0.0) + f64::from(bound[gate.interp.above]) > td.min(tp) {
+        return false;
+    }
+    let span = s.segments.spans_ms[k];
+    l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
+    l.rho[i] = l.run[i].add(l.rho[i], span, IndicatorWeights::default(), s.gammas);
+    l.c[i] = gate.decay[k] * c + gate.interp.value(end);
+    true
+}
+
+/// Steps synapses `lanes` together through fine bins `from..to`. A
+/// synapse whose c* leaves its band in a bin closes the band, integrates ρ
+/// over that bin with c* taken as linear within it, and starts a new band.
+fn walk<const N: usize>(l: &mut Induction, s: &Setting, lanes: [usize; N], from: usize, to: usize) {
+    if lanes.iter().all(|&i| l.delta[i].is_zero()) {
+        walk_lanes::<N, false>(l, s, lanes, from, to);
+    } else {
+        walk_lanes::<N, true>(l, s, lanes, from, to);
+    }
+}
+
+/// `walk` with each lane's state held locally; `DELTA`: some release
+/// difference is pending.
+fn walk_lanes<const N: usize, const DELTA: bool>(
+    l: &mut Induction,
+    s: &Setting,
+    lanes: [usize; N],
+    from: usize,
+    to: usize,
+) {
+    let inv_tau = 1.0 / s.tau;
+    let syns = lanes.map(|i| &s.synapses[i]);
+    let calcium = syns.map(|x| &x.induction[from..to]);
+    let moment = syns.map(|x| &x.induction_moment[from..to]);
+    let drive = syns.map(|x| x.nmda_drive.get(from..to).unwrap_or(&[]));
+    let (index, width) = (&s.grid.index[from..to], &s.grid.width_ms[from..to]);
+    let mut c = lanes.map(|i| l.c[i]);
+    let mut low = lanes.map(|i| l.low[i]);
+    let mut high = lanes.map(|i| l.high[i]);
+    let mut span = lanes.map(|i| l.span[i]);
+    let mut delta = lanes.map(|i| l.delta[i]);
+    for (k, (&j, &w)) in index.iter().zip(width).enumerate() {
+        let j = j as usize;
+        let (e, h) = s.dec[j];
+        for x in 0..N {
+            let mut gain = f64::from(calcium[x][k]) + f64::from(moment[x][k]) * inv_tau;
+            if DELTA && !delta[x].is_zero() {
+                gain += delta[x].fine_bin(&s.responses[j], f64::from(drive[x][k]));
+            }
+            let c1 = c[x] * e + gain * h;
+            if c1 > low[x] && c1 <= high[x] {
+                c[x] = c1;
+                span[x] += w;
+            } else {
+                let i = lanes[x];
+                (l.c[i], l.span[i]) = (c[x], span[x]);
+                cross(l, s, i, c1, w);
+                (c[x], low[x], high[x], span[x]) = (l.c[i], l.low[i], l.high[i], 0.0);
+            }
+        }
+    }
+    for (x, &i) in lanes.iter().enumerate() {
+        (l.c[i], l.span[i], l.delta[i]) = (c[x], span[x], delta[x]);
+    }
+}
+
+/// Synapse i leaves its band within a bin of width w, ending it at c1.
+fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
+    l.close_band(i, s);
+    let (td, tp) = l.thresholds[i];
+    let c0 = l.c[i];
+    let weights = if c0.max(c1) <= td.min(tp) {
+        IndicatorWeights::default()
+    } else {
+        IndicatorWeights::over_step(c0, c1, td, tp, s.variant)
+    };
+    l.rho[i] = l.run[i].add(l.rho[i], w, weights, s.gammas);
+    l.c[i] = c1;
+    l.set_band(i);
+}
+
+/// A quiet stretch (bin b, w ms) of synapse i with recorded calcium excess
+/// `excess` at its start: c* in closed form from it (and any release
+/// difference's), ρ in sub-intervals if c* may reach a threshold.
+fn gap_bin(l: &mut Induction, s: &Setting, i: usize, b: usize, w: f64, excess: f64) {
+    let (td, tp) = l.thresholds[i];
+    let (ex, tau, g) = (s.synapses[i].rest_excess_mm, s.tau, s.gammas);
+    let delta = &mut l.delta[i];
+    let r = excess + delta.cai_mm;
+    if !delta.is_zero() {
+        delta.quiet_bin(&s.responses[s.grid.index[b] as usize]);
+    }
+    let c = l.c[i];
+    let c1 = if gap_bound(c, r, ex, tau) <= td.min(tp) {
+        l.rho[i] = l.run[i].add(l.rho[i], w, IndicatorWeights::default(), g);
+        gap_cstar(c, r, ex, tau, w)
+    } else {
+        let rho = l.run[i].flush(l.rho[i], g);
+        let (c1, rho) = gap_rho(c, rho, r, ex, tau, w, (td, tp), g, s.variant);
+        l.rho[i] = rho;
+        c1
+    };
+    l.c[i] = c1;
+}
+
+/// Largest λ·Δt of a step for ρ (`Efficacy::flow`), λ the largest rate of
+/// ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½ bounding the
+/// cubic's slope on [0, 1]. At 0.15, ρ errs by < 1e-7 over 2 s (steps of
+/// 22 ms at the box's largest rates, longer at smaller ones).
+const ACTIVE_STEP_RATE: f64 = 0.15;
+
+/// Pending time with constant whole indicators.
+#[derive(Default)]
+struct Run {
+    h: f64,
+    w: IndicatorWeights,
+}
+
+impl Run {
+    fn whole(w: IndicatorWeights) -> bool {
+        (w.depression == 0.0 || w.depression == 1.0) && (w.potentiation == 0.0 || w.potentiation == 1.0)
+    }
+
+    /// Adds a step of h with weights w; returns ρ after anything integrated.
+    #[inline(always)]
+    fn add(&mut self, rho: f64, h: f64, w: IndicatorWeights, g: (f64, f64)) -> f64 {
+        if Self::whole(w) && (self.h == 0.0 || w == self.w) {
+            self.w = w;
+            self.h += h;
+            return rho;
+        }
+        let rho = self.flush(rho, g);
+        if Self::whole(w) {
+            self.w = w;
+            self.h = h;
+            return rho;
+        }
+        let mut eff = Efficacy { rho };
+        eff.midpoint_step(h, g.0, g.1, w);
+        eff.rho
+    }
+
+    fn flush(&mut self, rho: f64, (gd, gp): (f64, f64)) -> f64 {
+        let (h, w) = (std::mem::take(&mut self.h), self.w);
+        if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
+            return rho;
+        }
+        let rate = (0.5 + gp * w.potentiation + gd * w.depression) / TAU_IND_MS;
+        let m = (h / IDLE_STEP_MS.min(ACTIVE_STEP_RATE / rate)).ceil() as usize;
+        Efficacy::flow(rho, h, m, gd, gp, w)
+    }
+}
+
+/// Largest step (ms) for ρ while both indicators are off: |dρ/dt| ≤ 7e-7/ms
+/// there, so a midpoint step of 500 ms errs by ~1e-10.
+const IDLE_STEP_MS: f64 = 500.0;
+
+/// ρ after `idle` ms with both indicators off.
+pub(super) fn relax_idle(rho: f64, idle: f64) -> f64 {
+    if idle <= 0.0 || rho == 0.0 || rho == 1.0 {
+        return rho;
+    }
+    let m = (idle / IDLE_STEP_MS).ceil() as usize;
+    let mut eff = Efficacy { rho };
+    for _ in 0..m {
+        eff.midpoint_step(idle / m as f64, 0.0, 0.0, IndicatorWeights::default());
+    }
+    eff.rho
+}
+
+/// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms
+/// until c* can no longer reach a threshold; ρ then only relaxes. c* is
+/// `gap_cstar`'s closed form, its exponentials advanced by one factor per
+/// sub-interval.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gap_rho(
+    c0: f64,
+    rho: f64,
+    r: f64,
+    ex: f64,
+    tau: f64,
+    w: f64,
+    (td, tp): (f64, f64),
+    (gd, gp): (f64, f64),
+    variant: RuleVariant,
+) -> (f64, f64) {
+    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+    let h = w / m as f64;
+    let curve = QuietCstar::new(c0, r, ex, tau);
+    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
+    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
+    let mut eff = Efficacy { rho };
+    let mut prev = c0;
+    for j in 1..=m {
+        decay_ca *= step_ca;
+        decay_tau *= step_tau;
+        let next = curve.at(decay_ca, decay_tau);
+        let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
+        eff.midpoint_step(h, gd, gp, weights);
+        prev = next;
+        if j < m && gap_bound(next, r * decay_ca, ex, tau) <= td.min(tp) {
+            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - h * j as f64));
+        }
+    }
+    (prev, eff.rho)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_closed_form_matches_fine_integration() {
+        // c*' = −c*/τ + ex + r·exp(−s/τ_Ca), integrated with tiny steps.
+        let (c0, r, ex, tau, len) = (0.03, 2e-3, 5e-7, 200.0, 80.0);
+        let (mut c, h) = (c0, 1e-4);
+        let mut s = 0.0;
+        while s < len - 1e-12 {
+            let mid = s + 0.5 * h;
+            c += h * (-c / tau + ex + r * (-mid / CAI_TAU_MS).exp());
+            s += h;
+        }
+        let closed = gap_cstar(c0, r, ex, tau, len);
+        assert!((closed - c).abs() < 1e-7 * c0, "{closed} vs {c}");
+        assert!(gap_bound(c0, r, ex, tau) >= closed);
+        // A rising start must not be mistaken for decay.
+        assert!(gap_cstar(0.0, r, ex, tau, 10.0) > 0.0);
+    }
+}
