@@ -263,6 +263,7 @@ impl Replay {
             dec: &cand.dec,
             responses: &self.widths.responses,
             tau,
+            thresholds: &s.theta,
             gammas,
             variant,
             gate: interp.map(|ip| induction::Gate {
@@ -271,7 +272,7 @@ impl Replay {
             }),
         };
         let l = &mut s.induction;
-        l.start(&s.c, c.synapses.iter().map(|x| f64::from(x.rho0)), &s.theta);
+        l.start(&s.c, c.synapses.iter().map(|x| f64::from(x.rho0)));
         s.uses.clear();
         s.uses.extend(
             c.synapses

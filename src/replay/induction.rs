@@ -60,6 +60,8 @@ pub(super) struct Setting<'a> {
     pub(super) dec: &'a [(f64, f64)],
     pub(super) responses: &'a [BinResponse],
     pub(super) tau: f64,
+    /// θd and θp of every synapse.
+    pub(super) thresholds: &'a [(f64, f64)],
     pub(super) gammas: (f64, f64),
     pub(super) variant: RuleVariant,
     /// None: every segment bin by bin.
@@ -83,7 +85,6 @@ pub(super) struct Induction {
     low: Vec<f64>,
     high: Vec<f64>,
     span: Vec<f64>,
-    thresholds: Vec<(f64, f64)>,
     rho: Vec<f64>,
     /// Pending ρ integration (see `Run`); `rho` is its start.
     run: Vec<Run>,
@@ -96,7 +97,7 @@ pub(super) struct Induction {
 
 impl Induction {
     /// Starts the induction of `c.len()` synapses at c* = `c` and ρ = `rho`.
-    pub(super) fn start(&mut self, c: &[f64], rho: impl Iterator<Item = f64>, thresholds: &[(f64, f64)]) {
+    pub(super) fn start(&mut self, c: &[f64], rho: impl Iterator<Item = f64>) {
         let n = c.len();
         self.c.clear();
         self.c.extend_from_slice(c);
@@ -104,8 +105,6 @@ impl Induction {
             v.clear();
             v.resize(n, 0.0);
         }
-        self.thresholds.clear();
-        self.thresholds.extend_from_slice(thresholds);
         self.rho.clear();
         self.rho.extend(rho);
         self.run.clear();
@@ -130,8 +129,8 @@ impl Induction {
     }
 
     /// Makes synapse i's band the one its c* is in now.
-    fn set_band(&mut self, i: usize) {
-        let (td, tp) = self.thresholds[i];
+    fn set_band(&mut self, i: usize, s: &Setting) {
+        let (td, tp) = s.thresholds[i];
         let (low, high) = (td.min(tp), td.max(tp));
         let c = self.c[i];
         (self.low[i], self.high[i]) = if c <= low {
@@ -147,7 +146,7 @@ impl Induction {
     fn close_band(&mut self, i: usize, s: &Setting) {
         let span = std::mem::take(&mut self.span[i]);
         if span > 0.0 {
-            let (td, tp) = self.thresholds[i];
+            let (td, tp) = s.thresholds[i];
             let c = self.c[i];
             let weights = IndicatorWeights::over_step(c, c, td, tp, s.variant);
             self.rho[i] = self.run[i].add(self.rho[i], span, weights, s.gammas);
@@ -182,7 +181,7 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     followed.clear();
     for i in 0..s.synapses.len() {
         if !gated(l, s, i, k) {
-            l.set_band(i);
+            l.set_band(i, s);
             followed.push(i);
         }
     }
@@ -213,7 +212,7 @@ fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
     let SegmentNodes::Fine { end, bound } = s.segments.nodes(i, k) else {
         unreachable!("fine bins are a fine segment for every synapse");
     };
-    let (td, tp) = l.thresholds[i];
+    let (td, tp) = s.thresholds[i];
     let c = l.c[i];
     if c.max(0.0) + f64::from(bound[gate.interp.above]) > td.min(tp) {
         return false;
@@ -284,7 +283,7 @@ fn walk_lanes<const N: usize, const DELTA: bool>(
 /// Synapse i leaves its band within a bin of width w, ending it at c1.
 fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
     l.close_band(i, s);
-    let (td, tp) = l.thresholds[i];
+    let (td, tp) = s.thresholds[i];
     let c0 = l.c[i];
     let weights = if c0.max(c1) <= td.min(tp) {
         IndicatorWeights::default()
@@ -293,14 +292,14 @@ fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
     };
     l.rho[i] = l.run[i].add(l.rho[i], w, weights, s.gammas);
     l.c[i] = c1;
-    l.set_band(i);
+    l.set_band(i, s);
 }
 
 /// A quiet stretch (bin b, w ms) of synapse i with recorded calcium excess
 /// `excess` at its start: c* in closed form from it (and any release
 /// difference's), ρ in sub-intervals if c* may reach a threshold.
 fn gap_bin(l: &mut Induction, s: &Setting, i: usize, b: usize, w: f64, excess: f64) {
-    let (td, tp) = l.thresholds[i];
+    let (td, tp) = s.thresholds[i];
     let (ex, tau, g) = (s.synapses[i].rest_excess_mm, s.tau, s.gammas);
     let delta = &mut l.delta[i];
     let r = excess + delta.cai_mm;
