@@ -15,7 +15,7 @@
 
 use super::cache::{ConnectionTraces, SynapseTraces, Timeline};
 use crate::protocol::{induction_spike_times, InVitroProtocol};
-use crate::synapse::{DualExp, Release, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS};
+use crate::synapse::{DualExp, Release, SinceLast, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -126,13 +126,23 @@ pub(super) struct InductionSpike {
     pub(super) t_ms: f64,
 }
 
+/// What the interval before an induction spike does to one synapse's
+/// release, the same for every candidate: its Use relaxes by
+/// exp(−Δt/τ_exp) and its release state by `SinceLast`.
+#[derive(Debug, Clone, Copy)]
+struct Interval {
+    use_decay: f64,
+    since: SinceLast,
+}
+
 /// Candidate-independent draws of one connection's induction.
 #[derive(Debug, Clone)]
 pub(super) struct InductionDraws {
     pub(super) spikes: Vec<InductionSpike>,
-    /// Per (spike, synapse), spike-major: the two uniforms and the recorded
-    /// release weight (with Use frozen).
+    /// Per (spike, synapse), spike-major: the two uniforms, the interval
+    /// before the spike and the recorded release weight (with Use frozen).
     uniforms: Vec<(f64, f64)>,
+    intervals: Vec<Interval>,
     recorded: Vec<f64>,
     /// Per (spike, synapse): the release state after the recorded draw.
     states: Vec<Release>,
@@ -154,13 +164,18 @@ impl InductionDraws {
         let n = c.synapses.len();
         let mut frozen = start.clone();
         let mut uniforms = Vec::with_capacity(times.len() * n);
+        let mut intervals = Vec::with_capacity(times.len() * n);
         let mut recorded = Vec::with_capacity(times.len() * n);
         let mut states = Vec::with_capacity(times.len() * n);
+        let mut last = c.induction_start_ms;
         for &t in &times {
+            let use_decay = (-(t - std::mem::replace(&mut last, t)) / TAU_EXP_MS).exp();
             for (rel, syn) in frozen.iter_mut().zip(&c.synapses) {
                 let u = (rng.gen::<f64>(), rng.gen::<f64>());
-                let released = rel.spike_with(t, syn.use0, u.0, u.1);
+                let since = rel.since_last(t);
+                let released = rel.spike_after(t, syn.use0, since, u.0, u.1);
                 uniforms.push(u);
+                intervals.push(Interval { use_decay, since });
                 recorded.push(f64::from(released) / f64::from(syn.nrrp));
                 states.push(*rel);
             }
@@ -168,6 +183,7 @@ impl InductionDraws {
         InductionDraws {
             spikes,
             uniforms,
+            intervals,
             recorded,
             states,
             start,
@@ -177,10 +193,13 @@ impl InductionDraws {
 
     /// Redraws spike k of synapse i with `use_` on `release`; returns the
     /// weight released beyond the recorded one.
-    pub(super) fn extra_weight(&self, k: usize, i: usize, release: &mut Release, use_: f64, nrrp: u32) -> f64 {
+    fn extra_weight(&self, k: usize, i: usize, release: &mut Release, use_: f64, nrrp: u32) -> f64 {
         let at = k * self.synapses + i;
         let (u1, u2) = self.uniforms[at];
-        let released = release.spike_with(self.spikes[k].t_ms, use_, u1, u2);
+        // Replay's release state keeps the recording's spike times, so the
+        // interval is the recording's.
+        let since = self.intervals[at].since;
+        let released = release.spike_after(self.spikes[k].t_ms, use_, since, u1, u2);
         f64::from(released) / f64::from(nrrp) - self.recorded[at]
     }
 
@@ -197,8 +216,7 @@ impl InductionDraws {
 pub(super) struct UseTrack {
     release: Release,
     use_: f64,
-    /// Time and ρ of the last spike.
-    t_ms: f64,
+    /// ρ at the last spike.
     rho: f64,
     /// While ρ stays at ρ0 and Use0 is its target, Use stays Use0 and
     /// every draw is the recorded one.
@@ -206,12 +224,11 @@ pub(super) struct UseTrack {
 }
 
 impl UseTrack {
-    pub(super) fn new(syn: &SynapseTraces, release: Release, t0_ms: f64) -> UseTrack {
+    pub(super) fn new(syn: &SynapseTraces, release: Release) -> UseTrack {
         let rho0 = f64::from(syn.rho0);
         UseTrack {
             release,
             use_: syn.use0,
-            t_ms: t0_ms,
             rho: rho0,
             synced: syn.use_d + rho0 * (syn.use_p - syn.use_d) == syn.use0,
         }
@@ -220,15 +237,14 @@ impl UseTrack {
     /// Synapse i's draw at spike k with ρ = `rho` now: the release weight
     /// beyond the recorded one.
     pub(super) fn spike(&mut self, draws: &InductionDraws, k: usize, i: usize, rho: f64, syn: &SynapseTraces) -> f64 {
-        let t = draws.spikes[k].t_ms;
         self.synced = self.synced && rho == f64::from(syn.rho0);
         let rho_before = std::mem::replace(&mut self.rho, rho);
-        let dt = t - std::mem::replace(&mut self.t_ms, t);
         if self.synced {
             self.release = draws.recorded_state(k, i);
             return 0.0;
         }
-        self.use_ = relaxed_use(self.use_, 0.5 * (rho_before + rho), syn.use_d, syn.use_p, dt);
+        let decay = draws.intervals[k * draws.synapses + i].use_decay;
+        self.use_ = relaxed_use(self.use_, 0.5 * (rho_before + rho), syn.use_d, syn.use_p, decay);
         draws.extra_weight(k, i, &mut self.release, self.use_, syn.nrrp)
     }
 }
@@ -248,11 +264,12 @@ pub(super) fn bins_of(timeline: &Timeline, t0: f64, times: &[f64]) -> Vec<Induct
     out
 }
 
-/// Use relaxing over `dt` ms towards the target of the mean of ρ at the
-/// interval's ends (τ_exp = 100 s, so ρ's path within it hardly matters).
-pub(super) fn relaxed_use(use_: f64, rho_mean: f64, use_d: f64, use_p: f64, dt: f64) -> f64 {
+/// Use relaxing over an interval, by `decay` = exp(−Δt/τ_exp), towards the
+/// target of the mean of ρ at the interval's ends (τ_exp = 100 s, so ρ's
+/// path within it hardly matters).
+fn relaxed_use(use_: f64, rho_mean: f64, use_d: f64, use_p: f64, decay: f64) -> f64 {
     let target = use_d + rho_mean * (use_p - use_d);
-    target + (use_ - target) * (-dt / TAU_EXP_MS).exp()
+    target + (use_ - target) * decay
 }
 
 #[cfg(test)]
@@ -305,8 +322,9 @@ mod tests {
 
     #[test]
     fn use_relaxes_towards_the_target_of_rho() {
-        assert_eq!(relaxed_use(0.3, 0.0, 0.3, 0.8, 1000.0), 0.3);
-        let up = relaxed_use(0.3, 1.0, 0.3, 0.8, 10_000.0);
+        let decay = |dt: f64| (-dt / TAU_EXP_MS).exp();
+        assert_eq!(relaxed_use(0.3, 0.0, 0.3, 0.8, decay(1000.0)), 0.3);
+        let up = relaxed_use(0.3, 1.0, 0.3, 0.8, decay(10_000.0));
         assert!((up - (0.8 - 0.5 * (-0.1f64).exp())).abs() < 1e-12, "{up}");
     }
 }

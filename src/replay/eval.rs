@@ -4,10 +4,10 @@ use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTrac
 use super::drift::{InductionDraws, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{Grid, Widths};
-use super::induction::{self, gap_bound, gap_cstar, gap_rho, relax_idle, Induction, GAP_SUBSTEP_MS};
+use super::induction::{self, gap_bound, gap_cstar, gap_rho, Induction, GAP_SUBSTEP_MS};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
-use crate::synapse::{Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
+use crate::synapse::{Efficacy, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
 use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -278,7 +278,7 @@ impl Replay {
             c.synapses
                 .iter()
                 .zip(&prep.draws.start)
-                .map(|(syn, &release)| UseTrack::new(syn, release, c.induction_start_ms)),
+                .map(|(syn, &release)| UseTrack::new(syn, release)),
         );
         let drifts = |syn: &SynapseTraces| self.release_drift && !syn.nmda_drive.is_empty();
         let mut segment = 0;
@@ -404,7 +404,7 @@ impl Replay {
                 let (td, tp) = s.theta[i];
                 let ex = syn.rest_excess_mm;
                 let (cs, rho) = if gap_bound(s.c[i], r, ex, tau) <= td.min(tp) {
-                    (gap_cstar(s.c[i], r, ex, tau, chunk), relax_idle(s.rho[i], chunk))
+                    (gap_cstar(s.c[i], r, ex, tau, chunk), Efficacy::relaxed(s.rho[i], chunk))
                 } else {
                     gap_rho(s.c[i], s.rho[i], r, ex, tau, chunk, (td, tp), (gd, gp), variant)
                 };

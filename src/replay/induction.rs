@@ -358,30 +358,16 @@ impl Run {
 
     fn flush(&mut self, rho: f64, (gd, gp): (f64, f64)) -> f64 {
         let (h, w) = (std::mem::take(&mut self.h), self.w);
+        if w == IndicatorWeights::default() {
+            return Efficacy::relaxed(rho, h);
+        }
         if h <= 0.0 || Efficacy::derivative(rho, gd, gp, w) == 0.0 {
             return rho;
         }
         let rate = (0.5 + gp * w.potentiation + gd * w.depression) / TAU_IND_MS;
-        let m = (h / IDLE_STEP_MS.min(ACTIVE_STEP_RATE / rate)).ceil() as usize;
+        let m = (h * rate / ACTIVE_STEP_RATE).ceil() as usize;
         Efficacy::flow(rho, h, m, gd, gp, w)
     }
-}
-
-/// Largest step (ms) for ρ while both indicators are off: |dρ/dt| ≤ 7e-7/ms
-/// there, so a midpoint step of 500 ms errs by ~1e-10.
-const IDLE_STEP_MS: f64 = 500.0;
-
-/// ρ after `idle` ms with both indicators off.
-pub(super) fn relax_idle(rho: f64, idle: f64) -> f64 {
-    if idle <= 0.0 || rho == 0.0 || rho == 1.0 {
-        return rho;
-    }
-    let m = (idle / IDLE_STEP_MS).ceil() as usize;
-    let mut eff = Efficacy { rho };
-    for _ in 0..m {
-        eff.midpoint_step(idle / m as f64, 0.0, 0.0, IndicatorWeights::default());
-    }
-    eff.rho
 }
 
 /// ρ and c* across a quiet stretch of length w, in sub-intervals of ≤ 10 ms
@@ -415,7 +401,10 @@ pub(super) fn gap_rho(
         eff.midpoint_step(h, gd, gp, weights);
         prev = next;
         if j < m && gap_bound(next, r * decay_ca, ex, tau) <= td.min(tp) {
-            return (gap_cstar(c0, r, ex, tau, w), relax_idle(eff.rho, w - h * j as f64));
+            return (
+                gap_cstar(c0, r, ex, tau, w),
+                Efficacy::relaxed(eff.rho, w - h * j as f64),
+            );
         }
     }
     (prev, eff.rho)

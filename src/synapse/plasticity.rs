@@ -74,6 +74,20 @@ impl Efficacy {
         self.rho = (self.rho + h * k2).clamp(0.0, 1.0);
     }
 
+    /// ρ after `h` ms with both indicators off, exactly: with x = ρ − ρ*
+    /// and ρ* = ½, y = x² grows logistically, y' = y(¼ − y)·2/τ_ind, so
+    /// y(h) = ¼ / (1 + (¼/y₀ − 1)·exp(−h/2τ_ind)) and x keeps its sign.
+    pub fn relaxed(rho: f64, h: f64) -> f64 {
+        const _: () = assert!(RHO_STAR == 0.5, "the closed form assumes ρ* = ½");
+        let x = rho - RHO_STAR;
+        if x == 0.0 || h <= 0.0 {
+            return rho;
+        }
+        // ¼/x² − 1 as ρ(1 − ρ)/x², exact at the stable points.
+        let q = rho * (1.0 - rho) / (x * x);
+        (RHO_STAR + 0.5_f64.copysign(x) / (1.0 + q * (-h / (2.0 * TAU_IND_MS)).exp()).sqrt()).clamp(0.0, 1.0)
+    }
+
     /// ρ after `h` ms of constant indicators, by `steps` fifth-order
     /// Taylor steps: dρ/dt = f(ρ) is a cubic, so ρ's time derivatives
     /// follow from f, f′, f″ and f‴ at the step's start, independent of one
@@ -241,6 +255,30 @@ mod tests {
         // Crossing θd = 1 halfway through a step from 0 to 2.
         let w = IndicatorWeights::over_step(0.0, 2.0, 1.0, 3.0, RuleVariant::Paper);
         assert!((w.depression - 0.5).abs() < 1e-15 && w.potentiation == 0.0);
+    }
+
+    #[test]
+    fn relaxation_without_indicators_matches_fine_integration() {
+        let none = IndicatorWeights::default();
+        for rho in [0.0, 0.02, 0.3, 0.4999, 0.5, 0.5001, 0.77, 0.999_999, 1.0] {
+            for h in [0.0f64, 3.0, 800.0, 40_000.0, 300_000.0] {
+                // Classical Runge–Kutta, steps of ≤ 50 ms (error < 1e-14).
+                let n = (h / 50.0).ceil().max(1.0) as usize;
+                let dt = h / n as f64;
+                let f = |r: f64| Efficacy::derivative(r, 0.0, 0.0, none);
+                let fine = (0..n).fold(rho, |r, _| {
+                    let k1 = f(r);
+                    let k2 = f(r + 0.5 * dt * k1);
+                    let k3 = f(r + 0.5 * dt * k2);
+                    let k4 = f(r + dt * k3);
+                    r + dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4)
+                });
+                let exact = Efficacy::relaxed(rho, h);
+                assert!((exact - fine).abs() < 1e-13, "ρ {rho}, {h} ms: {exact} vs {fine}");
+            }
+        }
+        // Far past τ_ind, ρ reaches the stable point on its side of ρ*.
+        assert!(Efficacy::relaxed(0.51, 1e8) > 1.0 - 1e-12 && Efficacy::relaxed(0.49, 1e8) < 1e-12);
     }
 
     #[test]

@@ -12,6 +12,15 @@
 
 use rand::Rng;
 
+/// What the interval before a spike does: the facilitation left,
+/// exp(−Δt/τ_fac) (0 without facilitation), and each empty site's
+/// probability of having recovered, 1 − exp(−Δt/τ_dep).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SinceLast {
+    pub facilitation: f64,
+    pub p_recover: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Release {
     nrrp: u32,
@@ -52,16 +61,6 @@ impl Release {
         self.recovered
     }
 
-    /// The utilisation the next spike at time t would release with,
-    /// without changing the state (used for expectations).
-    pub fn utilisation_at(&self, t: f64, use_: f64) -> f64 {
-        if self.fac_ms > 0.0 {
-            use_ + self.u * (1.0 - use_) * (-(t - self.tsyn) / self.fac_ms).exp()
-        } else {
-            use_
-        }
-    }
-
     /// A presynaptic spike at time t with utilisation parameter `use_`:
     /// facilitation, recovery of empty sites, then release. Every spike
     /// updates u, tsyn and recovery whether or not it releases, and draws
@@ -74,9 +73,28 @@ impl Release {
     /// `spike` with its two uniforms given (replay draws them once and
     /// applies them to several release states).
     pub fn spike_with(&mut self, t: f64, use_: f64, u_recover: f64, u_release: f64) -> u32 {
-        self.u = self.utilisation_at(t, use_).clamp(0.0, 1.0);
-        let p_rec = 1.0 - (-(t - self.tsyn) / self.dep_ms).exp();
-        self.recovered += binomial_inverse(self.unrecovered, p_rec, u_recover);
+        let since = self.since_last(t);
+        self.spike_after(t, use_, since, u_recover, u_release)
+    }
+
+    /// What the time since the last spike does by a spike at time t.
+    pub fn since_last(&self, t: f64) -> SinceLast {
+        let dt = t - self.tsyn;
+        SinceLast {
+            facilitation: if self.fac_ms > 0.0 {
+                (-dt / self.fac_ms).exp()
+            } else {
+                0.0
+            },
+            p_recover: 1.0 - (-dt / self.dep_ms).exp(),
+        }
+    }
+
+    /// `spike_with` given `since_last(t)` (replay computes it once for
+    /// redraws of the same spike).
+    pub fn spike_after(&mut self, t: f64, use_: f64, since: SinceLast, u_recover: f64, u_release: f64) -> u32 {
+        self.u = (use_ + self.u * (1.0 - use_) * since.facilitation).clamp(0.0, 1.0);
+        self.recovered += binomial_inverse(self.unrecovered, since.p_recover, u_recover);
         let released = binomial_inverse(self.recovered, self.u, u_release);
         self.recovered -= released;
         self.unrecovered = self.nrrp - self.recovered;
