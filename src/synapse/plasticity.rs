@@ -80,10 +80,10 @@ impl Efficacy {
     pub fn relaxed(rho: f64, h: f64) -> f64 {
         const _: () = assert!(RHO_STAR == 0.5, "the closed form assumes ρ* = ½");
         let x = rho - RHO_STAR;
-        if x == 0.0 || h <= 0.0 {
+        if h <= 0.0 || x == 0.0 || rho == 0.0 || rho == 1.0 {
             return rho;
         }
-        // ¼/x² − 1 as ρ(1 − ρ)/x², exact at the stable points.
+        // ¼/x² − 1, written ρ(1 − ρ)/x² to keep its precision near 0 and 1.
         let q = rho * (1.0 - rho) / (x * x);
         (RHO_STAR + 0.5_f64.copysign(x) / (1.0 + q * (-h / (2.0 * TAU_IND_MS)).exp()).sqrt()).clamp(0.0, 1.0)
     }
