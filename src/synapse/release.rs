@@ -77,7 +77,7 @@ impl Release {
         self.spike_after(t, use_, since, u_recover, u_release)
     }
 
-    /// What the time since the last spike does by a spike at time t.
+    /// What the interval since the last spike does to a spike at time t.
     pub fn since_last(&self, t: f64) -> SinceLast {
         let dt = t - self.tsyn;
         SinceLast {
