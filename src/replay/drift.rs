@@ -126,23 +126,19 @@ pub(super) struct InductionSpike {
     pub(super) t_ms: f64,
 }
 
-/// What the interval before an induction spike does to one synapse's
-/// release, the same for every candidate: its Use relaxes by
-/// exp(−Δt/τ_exp) and its release state by `SinceLast`.
-#[derive(Debug, Clone, Copy)]
-struct Interval {
-    use_decay: f64,
-    since: SinceLast,
-}
-
 /// Candidate-independent draws of one connection's induction.
 #[derive(Debug, Clone)]
 pub(super) struct InductionDraws {
     pub(super) spikes: Vec<InductionSpike>,
-    /// Per (spike, synapse), spike-major: the two uniforms, the interval
-    /// before the spike and the recorded release weight (with Use frozen).
+    /// Per spike: exp(−Δt/τ_exp) over the interval before it, by which
+    /// every synapse's Use relaxes.
+    use_decays: Vec<f64>,
+    /// Per (spike, synapse), spike-major: the two uniforms, what the
+    /// interval before the spike does to the release state (the same for
+    /// every candidate: replay keeps the recording's spike times) and the
+    /// recorded release weight (with Use frozen).
     uniforms: Vec<(f64, f64)>,
-    intervals: Vec<Interval>,
+    since: Vec<SinceLast>,
     recorded: Vec<f64>,
     /// Per (spike, synapse): the release state after the recorded draw.
     states: Vec<Release>,
@@ -164,26 +160,28 @@ impl InductionDraws {
         let n = c.synapses.len();
         let mut frozen = start.clone();
         let mut uniforms = Vec::with_capacity(times.len() * n);
-        let mut intervals = Vec::with_capacity(times.len() * n);
+        let mut since_last = Vec::with_capacity(times.len() * n);
         let mut recorded = Vec::with_capacity(times.len() * n);
         let mut states = Vec::with_capacity(times.len() * n);
         let mut last = c.induction_start_ms;
+        let mut use_decays = Vec::with_capacity(times.len());
         for &t in &times {
-            let use_decay = (-(t - std::mem::replace(&mut last, t)) / TAU_EXP_MS).exp();
+            use_decays.push((-(t - std::mem::replace(&mut last, t)) / TAU_EXP_MS).exp());
             for (rel, syn) in frozen.iter_mut().zip(&c.synapses) {
                 let u = (rng.gen::<f64>(), rng.gen::<f64>());
                 let since = rel.since_last(t);
                 let released = rel.spike_after(t, syn.use0, since, u.0, u.1);
                 uniforms.push(u);
-                intervals.push(Interval { use_decay, since });
+                since_last.push(since);
                 recorded.push(f64::from(released) / f64::from(syn.nrrp));
                 states.push(*rel);
             }
         }
         InductionDraws {
             spikes,
+            use_decays,
             uniforms,
-            intervals,
+            since: since_last,
             recorded,
             states,
             start,
@@ -196,10 +194,7 @@ impl InductionDraws {
     fn extra_weight(&self, k: usize, i: usize, release: &mut Release, use_: f64, nrrp: u32) -> f64 {
         let at = k * self.synapses + i;
         let (u1, u2) = self.uniforms[at];
-        // Replay's release state keeps the recording's spike times, so the
-        // interval is the recording's.
-        let since = self.intervals[at].since;
-        let released = release.spike_after(self.spikes[k].t_ms, use_, since, u1, u2);
+        let released = release.spike_after(self.spikes[k].t_ms, use_, self.since[at], u1, u2);
         f64::from(released) / f64::from(nrrp) - self.recorded[at]
     }
 
@@ -243,7 +238,7 @@ impl UseTrack {
             self.release = draws.recorded_state(k, i);
             return 0.0;
         }
-        let decay = draws.intervals[k * draws.synapses + i].use_decay;
+        let decay = draws.use_decays[k];
         self.use_ = relaxed_use(self.use_, 0.5 * (rho_before + rho), syn.use_d, syn.use_p, decay);
         draws.extra_weight(k, i, &mut self.release, self.use_, syn.nrrp)
     }

@@ -7,7 +7,7 @@ use super::grid::{Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_rho, Induction, GAP_SUBSTEP_MS};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
-use crate::synapse::{Efficacy, Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
+use crate::synapse::{Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
 use crate::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -401,15 +401,8 @@ impl Replay {
         while !(0..n).all(|i| s.c[i] <= s.theta[i].0.min(s.theta[i].1)) && t < limit {
             for (i, syn) in c.synapses.iter().enumerate() {
                 let r = syn.end_excess_mm * (-(k as f64) * chunk / CAI_TAU_MS).exp();
-                let (td, tp) = s.theta[i];
                 let ex = syn.rest_excess_mm;
-                let (cs, rho) = if gap_bound(s.c[i], r, ex, tau) <= td.min(tp) {
-                    (gap_cstar(s.c[i], r, ex, tau, chunk), Efficacy::relaxed(s.rho[i], chunk))
-                } else {
-                    gap_rho(s.c[i], s.rho[i], r, ex, tau, chunk, (td, tp), (gd, gp), variant)
-                };
-                s.c[i] = cs;
-                s.rho[i] = rho;
+                (s.c[i], s.rho[i]) = gap_rho(s.c[i], s.rho[i], r, ex, tau, chunk, s.theta[i], (gd, gp), variant);
             }
             t += chunk;
             k += 1;

@@ -393,19 +393,19 @@ pub(super) fn gap_rho(
     let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
     let mut eff = Efficacy { rho };
     let mut prev = c0;
-    for j in 1..=m {
+    for j in 0..m {
+        if gap_bound(prev, r * decay_ca, ex, tau) <= td.min(tp) {
+            return (
+                gap_cstar(c0, r, ex, tau, w),
+                Efficacy::relaxed(eff.rho, w - h * j as f64),
+            );
+        }
         decay_ca *= step_ca;
         decay_tau *= step_tau;
         let next = curve.at(decay_ca, decay_tau);
         let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
         eff.midpoint_step(h, gd, gp, weights);
         prev = next;
-        if j < m && gap_bound(next, r * decay_ca, ex, tau) <= td.min(tp) {
-            return (
-                gap_cstar(c0, r, ex, tau, w),
-                Efficacy::relaxed(eff.rho, w - h * j as f64),
-            );
-        }
     }
     (prev, eff.rho)
 }
