@@ -43,6 +43,8 @@ fn replay_one_candidate(c: &mut Criterion) {
         .flat_map(|p| &p.connections)
         .map(|c| {
             let bins = c.calib_pre.len() + c.calib_post.len() + c.induction.len();
+            // A release difference reads two f32 per synapse and induction
+            // bin where the drive is recorded, and one per bin.
             let per_syn: usize = c
                 .synapses
                 .iter()
@@ -50,11 +52,11 @@ fn replay_one_candidate(c: &mut Criterion) {
                     4 * (s.calib_pre.len()
                         + s.calib_post.len()
                         + 2 * s.induction.len()
-                        + s.nmda_drive.len()
+                        + 2 * s.nmda_drive.len()
                         + 2 * s.epsp_depressed.len())
                 })
                 .sum();
-            per_syn + bins * 5
+            per_syn + bins * 5 + c.induction.len() * 4
         })
         .sum();
     eprintln!(

@@ -83,6 +83,13 @@ impl ReleaseDelta {
         }
     }
 
+    /// What the difference adds to a bin's calcium integral, given the
+    /// bin's entries of `DeltaBasis` (its state being the segment's start).
+    #[inline(always)]
+    pub(super) fn added(&self, (per_a, per_b): (f32, f32), per_ca: f32) -> f64 {
+        self.a * f64::from(per_a) + self.b * f64::from(per_b) + self.cai_mm * f64::from(per_ca)
+    }
+
     /// A release weight `dw` (released/Nrrp) more than recorded.
     pub(super) fn release(&mut self, dw: f64) {
         let f = nmda_peak_factor();
@@ -93,12 +100,11 @@ impl ReleaseDelta {
 
     /// Advances over a fine bin with mean NMDA influx `drive` (mM/ms per
     /// unit open fraction); returns the added ∫(cai − cai₀) over it (mM·ms).
-    pub(super) fn fine_bin(&mut self, r: &BinResponse, drive: f64) -> f64 {
+    fn fine_bin(&mut self, r: &BinResponse, drive: f64) -> f64 {
         let added = self.cai_mm * r.j_ca + drive * (self.b * r.j_decay - self.a * r.j_rise);
         self.cai_mm = self.cai_mm * r.ca + drive * (self.b * r.k_decay - self.a * r.k_rise);
         self.a *= r.rise;
         self.b *= r.decay;
-        self.drop_if_negligible();
         added
     }
 
@@ -109,6 +115,109 @@ impl ReleaseDelta {
         self.a *= r.rise;
         self.b *= r.decay;
         self.drop_if_negligible();
+    }
+}
+
+/// A release difference over a segment of fine bins is linear in its state
+/// at the segment's start: per bin, the calcium integral added by a unit of
+/// A, of B (per synapse: they depend on its NMDA drive) and of calcium
+/// excess (per bin: it depends on the widths alone), and at the segment's
+/// end the A, B and calcium that units of them leave. Replay then adds a
+/// difference bin by bin with three products and advances its state once
+/// per segment.
+#[derive(Debug, Clone, Default)]
+pub(super) struct DeltaBasis {
+    /// Per synapse, per bin: added integral per unit A and B (empty for a
+    /// synapse without a recorded drive).
+    pub(super) release: Vec<Vec<(f32, f32)>>,
+    /// Per bin: added integral per unit calcium excess.
+    pub(super) calcium: Vec<f32>,
+    /// Per segment: what a unit of A, B and calcium excess leaves of
+    /// itself at its end.
+    own: Vec<[f64; 3]>,
+    /// Per segment, per synapse: the calcium excess a unit of A and of B
+    /// leave at its end.
+    fed: Vec<(f64, f64)>,
+    synapses: usize,
+}
+
+impl DeltaBasis {
+    /// Over the fine bins of `segments` (first bin of each, then the
+    /// length) of a timeline with widths `index` into `responses`, for
+    /// synapses with NMDA drives `drives` (`SynapseTraces::nmda_drive`); a
+    /// gap segment (one bin) is crossed by `ReleaseDelta::quiet_bin` instead.
+    pub(super) fn new(
+        index: &[u32],
+        gap: &[bool],
+        segments: &[usize],
+        responses: &[BinResponse],
+        drives: &[&[f32]],
+    ) -> DeltaBasis {
+        let len = index.len();
+        let n = drives.len();
+        let mut basis = DeltaBasis {
+            release: drives
+                .iter()
+                .map(|d| {
+                    if d.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![(0.0, 0.0); len]
+                    }
+                })
+                .collect(),
+            calcium: vec![0.0; len],
+            own: Vec::with_capacity(segments.len()),
+            fed: Vec::with_capacity(segments.len() * n),
+            synapses: n,
+        };
+        for w in segments.windows(2) {
+            let bins = w[0]..w[1];
+            let unit = |a: f64, b: f64, cai_mm: f64| ReleaseDelta {
+                a,
+                b,
+                cai_mm,
+                active: true,
+            };
+            let mut ca = unit(0.0, 0.0, 1.0);
+            for k in bins.clone().filter(|&k| !gap[k]) {
+                basis.calcium[k] = ca.fine_bin(&responses[index[k] as usize], 0.0) as f32;
+            }
+            let (mut rise, mut decay) = (1.0, 1.0);
+            for k in bins.clone() {
+                let r = &responses[index[k] as usize];
+                (rise, decay) = (rise * r.rise, decay * r.decay);
+            }
+            basis.own.push([rise, decay, ca.cai_mm]);
+            for (drive, release) in drives.iter().zip(&mut basis.release) {
+                if release.is_empty() || gap[w[0]] {
+                    basis.fed.push((0.0, 0.0));
+                    continue;
+                }
+                let (mut a, mut b) = (unit(1.0, 0.0, 0.0), unit(0.0, 1.0, 0.0));
+                for k in bins.clone() {
+                    let (r, d) = (&responses[index[k] as usize], f64::from(drive[k]));
+                    release[k] = (a.fine_bin(r, d) as f32, b.fine_bin(r, d) as f32);
+                }
+                basis.fed.push((a.cai_mm, b.cai_mm));
+            }
+        }
+        basis
+    }
+
+    /// Synapse i's difference at the end of segment k, from `start` at its
+    /// start (a fine segment).
+    pub(super) fn advance(&self, k: usize, i: usize, start: &ReleaseDelta) -> ReleaseDelta {
+        let [rise, decay, ca] = self.own[k];
+        let (fa, fb) = self.fed[k * self.synapses + i];
+        let mut end = ReleaseDelta {
+            a: start.a * rise,
+            b: start.b * decay,
+            cai_mm: start.cai_mm * ca + start.a * fa + start.b * fb,
+            active: true,
+        };
+        end.drop_if_negligible();
+        end
     }
 }
 
@@ -302,6 +411,50 @@ mod tests {
             "{added} vs {integral}"
         );
         assert!((delta.a - 0.7 * (-w / NMDA_TAU_RISE_MS).exp()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_difference_is_linear_in_its_state_at_each_segment_start() {
+        // Bins of mixed widths with a gap, two synapses (one without a
+        // drive), three segments; a difference stepped bin by bin must
+        // equal the basis's products and its state at every segment end.
+        let widths = [0.25, 0.25, 1.5, 6.0, 0.25, 30.0, 400.0, 0.5, 2.0, 8.0];
+        let gap = [false, false, false, false, false, false, true, false, false, false];
+        let drive: Vec<f32> = vec![3e-3, 8e-3, 5e-3, 1e-3, 2e-3, 4e-4, 0.0, 6e-3, 2e-3, 7e-4];
+        let responses: Vec<BinResponse> = widths.iter().map(|&w| BinResponse::new(w)).collect();
+        let index: Vec<u32> = (0..widths.len() as u32).collect();
+        let segments = [0, 4, 6, 7, 10];
+        let basis = DeltaBasis::new(&index, &gap, &segments, &responses, &[&drive, &[]]);
+        assert!(basis.release[1].is_empty());
+        let mut stepped = ReleaseDelta::default();
+        stepped.release(0.5);
+        let mut linear = stepped;
+        for (k, w) in segments.windows(2).enumerate() {
+            for b in w[0]..w[1] {
+                if gap[b] {
+                    stepped.quiet_bin(&responses[b]);
+                    linear.quiet_bin(&responses[b]);
+                    continue;
+                }
+                let at_start = linear;
+                let added = stepped.fine_bin(&responses[b], f64::from(drive[b]));
+                let via = at_start.added(basis.release[0][b], basis.calcium[b]);
+                assert!((added - via).abs() <= 1e-6 * added.abs(), "bin {b}: {added} vs {via}");
+            }
+            if !gap[w[0]] {
+                linear = basis.advance(k, 0, &linear);
+                for (x, y) in [
+                    (stepped.a, linear.a),
+                    (stepped.b, linear.b),
+                    (stepped.cai_mm, linear.cai_mm),
+                ] {
+                    assert!((x - y).abs() <= 1e-12 * x.abs().max(1e-12), "segment {k}: {x} vs {y}");
+                }
+            }
+            stepped.release(-0.25);
+            linear.release(-0.25);
+        }
+        assert!(stepped.cai_mm != 0.0 && stepped.b != 0.0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
-use super::drift::{InductionDraws, UseTrack};
+use super::drift::{BinResponse, DeltaBasis, InductionDraws, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_rho, Induction, GAP_SUBSTEP_MS};
@@ -24,6 +24,8 @@ struct Prepared {
     induction: Grid,
     /// The induction's segments for gating (see `gate`).
     segments: Segments,
+    /// Release differences over those segments (see `drift`).
+    basis: DeltaBasis,
     /// Per synapse, the windows of its Cpre and Cpost peaks.
     peak_windows: Vec<[PeakWindow; 2]>,
 
@@ -127,7 +129,7 @@ impl Replay {
             .into_par_iter()
             .map(|(pi, ci, grids)| {
                 let p = &cache.protocols[pi];
-                prepare(pi, ci, p, &p.connections[ci], dt, grids, &tables)
+                prepare(pi, ci, p, dt, grids, &tables, &widths.responses)
             })
             .collect();
         Ok(Replay {
@@ -262,6 +264,7 @@ impl Replay {
             synapses: &c.synapses,
             dec: &cand.dec,
             responses: &self.widths.responses,
+            basis: &prep.basis,
             tau,
             thresholds: &s.theta,
             gammas,
@@ -583,11 +586,12 @@ fn prepare(
     pi: usize,
     ci: usize,
     p: &ProtocolTraces,
-    c: &ConnectionTraces,
     dt: f64,
     grids: [Grid; 3],
     tables: &gate::Tables,
+    responses: &[BinResponse],
 ) -> Prepared {
+    let c = &p.connections[ci];
     let (mut lo, mut hi) = (usize::MAX, 0);
     for s in &c.synapses {
         for w in [&s.epsp_depressed, &s.epsp_potentiated] {
@@ -638,6 +642,8 @@ fn prepare(
         .map(|s| (&s.induction[..], &s.induction_moment[..]))
         .collect();
     let segments = Segments::new(&induction, &spike_bins, &calcium, tables);
+    let drives: Vec<&[f32]> = c.synapses.iter().map(|s| &s.nmda_drive[..]).collect();
+    let basis = DeltaBasis::new(&induction.index, &induction.gap, &segments.starts, responses, &drives);
     let peak_windows = c
         .synapses
         .iter()
@@ -657,6 +663,7 @@ fn prepare(
         calib_post,
         induction,
         segments,
+        basis,
         peak_windows,
         draws,
         releases,

@@ -6,7 +6,7 @@
 //! chain of multiplications.
 
 use super::cache::SynapseTraces;
-use super::drift::{BinResponse, ReleaseDelta};
+use super::drift::{BinResponse, DeltaBasis, ReleaseDelta};
 use super::gate::{Interp, SegmentNodes, Segments};
 use super::grid::Grid;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
@@ -59,6 +59,8 @@ pub(super) struct Setting<'a> {
     /// Decay factors and release responses of the cache's widths.
     pub(super) dec: &'a [(f64, f64)],
     pub(super) responses: &'a [BinResponse],
+    /// Release differences over the connection's segments.
+    pub(super) basis: &'a DeltaBasis,
     pub(super) tau: f64,
     /// θd and θp of every synapse.
     pub(super) thresholds: &'a [(f64, f64)],
@@ -185,13 +187,12 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
             followed.push(i);
         }
     }
-    let (from, to) = (s.segments.starts[k], s.segments.starts[k + 1]);
     let mut pairs = followed.chunks_exact(2);
     for p in &mut pairs {
-        walk(l, s, [p[0], p[1]], from, to);
+        walk(l, s, [p[0], p[1]], k);
     }
     for &i in pairs.remainder() {
-        walk(l, s, [i], from, to);
+        walk(l, s, [i], k);
     }
     for &i in &followed {
         l.close_band(i, s);
@@ -224,44 +225,40 @@ fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
     true
 }
 
-/// Steps synapses `lanes` together through fine bins `from..to`. A
+/// Steps synapses `lanes` together through the bins of fine segment k. A
 /// synapse whose c* leaves its band in a bin closes the band, integrates ρ
 /// over that bin with c* taken as linear within it, and starts a new band.
-fn walk<const N: usize>(l: &mut Induction, s: &Setting, lanes: [usize; N], from: usize, to: usize) {
+fn walk<const N: usize>(l: &mut Induction, s: &Setting, lanes: [usize; N], k: usize) {
     if lanes.iter().all(|&i| l.delta[i].is_zero()) {
-        walk_lanes::<N, false>(l, s, lanes, from, to);
+        walk_lanes::<N, false>(l, s, lanes, k);
     } else {
-        walk_lanes::<N, true>(l, s, lanes, from, to);
+        walk_lanes::<N, true>(l, s, lanes, k);
     }
 }
 
 /// `walk` with each lane's state held locally; `DELTA`: some release
 /// difference is pending.
-fn walk_lanes<const N: usize, const DELTA: bool>(
-    l: &mut Induction,
-    s: &Setting,
-    lanes: [usize; N],
-    from: usize,
-    to: usize,
-) {
+fn walk_lanes<const N: usize, const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; N], segment: usize) {
+    let (from, to) = (s.segments.starts[segment], s.segments.starts[segment + 1]);
     let inv_tau = 1.0 / s.tau;
     let syns = lanes.map(|i| &s.synapses[i]);
     let calcium = syns.map(|x| &x.induction[from..to]);
     let moment = syns.map(|x| &x.induction_moment[from..to]);
-    let drive = syns.map(|x| x.nmda_drive.get(from..to).unwrap_or(&[]));
+    let per_release = lanes.map(|i| s.basis.release[i].get(from..to).unwrap_or(&[]));
+    let per_calcium = &s.basis.calcium[from..to];
     let (index, width) = (&s.grid.index[from..to], &s.grid.width_ms[from..to]);
     let mut c = lanes.map(|i| l.c[i]);
     let mut low = lanes.map(|i| l.low[i]);
     let mut high = lanes.map(|i| l.high[i]);
     let mut span = lanes.map(|i| l.span[i]);
-    let mut delta = lanes.map(|i| l.delta[i]);
+    let delta = lanes.map(|i| l.delta[i]);
     for (k, (&j, &w)) in index.iter().zip(width).enumerate() {
         let j = j as usize;
         let (e, h) = s.dec[j];
         for x in 0..N {
             let mut gain = f64::from(calcium[x][k]) + f64::from(moment[x][k]) * inv_tau;
             if DELTA && !delta[x].is_zero() {
-                gain += delta[x].fine_bin(&s.responses[j], f64::from(drive[x][k]));
+                gain += delta[x].added(per_release[x][k], per_calcium[k]);
             }
             let c1 = c[x] * e + gain * h;
             if c1 > low[x] && c1 <= high[x] {
@@ -276,7 +273,10 @@ fn walk_lanes<const N: usize, const DELTA: bool>(
         }
     }
     for (x, &i) in lanes.iter().enumerate() {
-        (l.c[i], l.span[i], l.delta[i]) = (c[x], span[x], delta[x]);
+        (l.c[i], l.span[i]) = (c[x], span[x]);
+        if DELTA && !delta[x].is_zero() {
+            l.delta[i] = s.basis.advance(segment, i, &delta[x]);
+        }
     }
 }
 
