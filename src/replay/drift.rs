@@ -15,7 +15,9 @@
 
 use super::cache::{ConnectionTraces, SynapseTraces, Timeline};
 use crate::protocol::{induction_spike_times, InVitroProtocol};
-use crate::synapse::{DualExp, Release, SinceLast, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS};
+use crate::synapse::{
+    utilisation_range, DualExp, Release, SinceLast, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS,
+};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -251,6 +253,11 @@ pub(super) struct InductionDraws {
     recorded: Vec<f64>,
     /// Per (spike, synapse): the release state after the recorded draw.
     states: Vec<Release>,
+    /// Per (spike, synapse): the recovered sites before the recorded draw,
+    /// and the utilisations that release as it did from the sites then
+    /// available: a redraw from the same sites within them repeats it.
+    recovered_before: Vec<u32>,
+    repeats: Vec<(f64, f64)>,
     /// Release states at the start of the induction.
     pub(super) start: Vec<Release>,
     synapses: usize,
@@ -272,6 +279,8 @@ impl InductionDraws {
         let mut since_last = Vec::with_capacity(times.len() * n);
         let mut recorded = Vec::with_capacity(times.len() * n);
         let mut states = Vec::with_capacity(times.len() * n);
+        let mut recovered_before = Vec::with_capacity(times.len() * n);
+        let mut repeats = Vec::with_capacity(times.len() * n);
         let mut last = c.induction_start_ms;
         let mut use_decays = Vec::with_capacity(times.len());
         for &t in &times {
@@ -279,7 +288,11 @@ impl InductionDraws {
             for (rel, syn) in frozen.iter_mut().zip(&c.synapses) {
                 let u = (rng.gen::<f64>(), rng.gen::<f64>());
                 let since = rel.since_last(t);
+                recovered_before.push(rel.recovered());
+                let utilisation = rel.facilitated(syn.use0, since);
                 let released = rel.spike_after(t, syn.use0, since, u.0, u.1);
+                let available = rel.recovered() + released;
+                repeats.push(utilisation_range(available, released, u.1, utilisation));
                 uniforms.push(u);
                 since_last.push(since);
                 recorded.push(f64::from(released) / f64::from(syn.nrrp));
@@ -293,6 +306,8 @@ impl InductionDraws {
             since: since_last,
             recorded,
             states,
+            recovered_before,
+            repeats,
             start,
             synapses: n,
         }
@@ -302,6 +317,15 @@ impl InductionDraws {
     /// weight released beyond the recorded one.
     fn extra_weight(&self, k: usize, i: usize, release: &mut Release, use_: f64, nrrp: u32) -> f64 {
         let at = k * self.synapses + i;
+        if release.recovered() == self.recovered_before[at] {
+            // The recovery draw repeats; so does the release if u allows.
+            let u = release.facilitated(use_, self.since[at]);
+            let (low, high) = self.repeats[at];
+            if low <= u && u <= high {
+                *release = self.states[at].with_utilisation(u);
+                return 0.0;
+            }
+        }
         let (u1, u2) = self.uniforms[at];
         let released = release.spike_after(self.spikes[k].t_ms, use_, self.since[at], u1, u2);
         f64::from(released) / f64::from(nrrp) - self.recorded[at]

@@ -15,7 +15,7 @@ pub use calcium::{nernst_mv, vdcc_hinf, vdcc_minf, CalciumConstants, CAI_REST_MM
 pub use plasticity::IndicatorWeights;
 pub use plasticity::{Efficacy, Expression, InitialState, RHO_STAR, TAU_EXP_MS, TAU_IND_MS};
 pub use receptor::{mg_block, mg_block_slope, DualExp, AMPA_TAU_RISE_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS};
-pub use release::{Release, SinceLast};
+pub use release::{utilisation_range, Release, SinceLast};
 pub use rule::{RuleParams, RuleVariant, PARAM_BOUNDS, PARAM_NAMES};
 
 use crate::pathway::{Contact, Tree};

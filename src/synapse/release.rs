@@ -93,7 +93,7 @@ impl Release {
     /// `spike_with` given `since_last(t)` (replay computes it once for
     /// redraws of the same spike).
     pub fn spike_after(&mut self, t: f64, use_: f64, since: SinceLast, u_recover: f64, u_release: f64) -> u32 {
-        self.u = (use_ + self.u * (1.0 - use_) * since.facilitation).clamp(0.0, 1.0);
+        self.u = self.facilitated(use_, since);
         self.recovered += binomial_inverse(self.unrecovered, since.p_recover, u_recover);
         let released = binomial_inverse(self.recovered, self.u, u_release);
         self.recovered -= released;
@@ -101,6 +101,51 @@ impl Release {
         self.tsyn = t;
         released
     }
+
+    /// The utilisation u a spike after `since` releases with, under `use_`.
+    pub fn facilitated(&self, use_: f64, since: SinceLast) -> f64 {
+        (use_ + self.u * (1.0 - use_) * since.facilitation).clamp(0.0, 1.0)
+    }
+
+    /// This state with utilisation u (a spike that drew as another state
+    /// did, under another Use).
+    pub fn with_utilisation(self, u: f64) -> Release {
+        Release { u, ..self }
+    }
+}
+
+/// Bisection steps of `utilisation_range`: its ends within 2⁻²⁴ of the
+/// true ones.
+const RANGE_STEPS: usize = 24;
+
+/// A range of p, within [0, 1], over which `binomial_inverse(n, p, u)`
+/// gives `k`, given one p it does (`inside`). Inversion is monotone in p,
+/// so both ends are found by bisection; they are points where k was
+/// computed, so every p between them gives k.
+pub fn utilisation_range(n: u32, k: u32, u: f64, inside: f64) -> (f64, f64) {
+    debug_assert_eq!(binomial_inverse(n, inside, u), k);
+    let bisect = |mut keep: f64, mut leave: f64| {
+        for _ in 0..RANGE_STEPS {
+            let mid = 0.5 * (keep + leave);
+            if binomial_inverse(n, mid, u) == k {
+                keep = mid;
+            } else {
+                leave = mid;
+            }
+        }
+        keep
+    };
+    let low = if binomial_inverse(n, 0.0, u) == k {
+        0.0
+    } else {
+        bisect(inside, 0.0)
+    };
+    let high = if binomial_inverse(n, 1.0, u) == k {
+        1.0
+    } else {
+        bisect(inside, 1.0)
+    };
+    (low, high)
 }
 
 /// The smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), u in [0, 1).
@@ -184,6 +229,30 @@ mod tests {
         }
         assert_eq!((binomial_inverse(4, 0.0, 0.9), binomial_inverse(4, 1.0, 0.0)), (0, 4));
         assert_eq!(binomial_inverse(4, 0.5, 0.999_999), 4);
+    }
+
+    #[test]
+    fn utilisation_range_holds_the_draw_and_ends_where_it_changes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..2000 {
+            let n = rng.gen_range(0..12);
+            let (p, u) = (rng.gen::<f64>(), rng.gen::<f64>());
+            let k = binomial_inverse(n, p, u);
+            let (low, high) = utilisation_range(n, k, u, p);
+            assert!(low <= p && p <= high, "n {n}, p {p}: [{low}, {high}]");
+            for x in 0..=20 {
+                let q = low + (high - low) * f64::from(x) / 20.0;
+                assert_eq!(binomial_inverse(n, q, u), k, "n {n}, u {u}: {q} in [{low}, {high}]");
+            }
+            // Just beyond an end inside [0, 1] the draw is another.
+            let step = 1e-6;
+            if low > 0.0 {
+                assert_ne!(binomial_inverse(n, low - step, u), k, "n {n}, u {u}, low {low}");
+            }
+            if high < 1.0 {
+                assert_ne!(binomial_inverse(n, high + step, u), k, "n {n}, u {u}, high {high}");
+            }
+        }
     }
 
     /// Two trains that differ only in Use consume the same draws, and at the
