@@ -1,7 +1,10 @@
 //! One candidate replayed over 5 protocols × 100 connections, single-threaded:
 //! the published parameters with the induction's releases redrawn (the
 //! default) and as recorded, and a point drawn from the search box (seed 7),
-//! like most candidates of a fit's early generations.
+//! like most candidates of a fit's early generations. A fourth benchmark
+//! evaluates 16 points drawn from the box (seed 16) one after another: its
+//! time over 16 is a fit's mean cost per candidate, as their crossings of
+//! the thresholds vary several-fold across the box.
 //!
 //! Needs a cache built by `plastifit traces` in the folder named by
 //! `PLASTIFIT_BENCH_TRACES`; each protocol's connections are repeated up to
@@ -65,9 +68,9 @@ fn replay_one_candidate(c: &mut Criterion) {
         bytes as f64 / 1e6
     );
     let rule = RuleParams::chindemi2022();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let values: Vec<f64> = PARAM_BOUNDS.iter().map(|&(lo, hi)| rng.gen_range(lo..hi)).collect();
-    let drawn = RuleParams::from_values(&values).unwrap();
+    let drawn = draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(7));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+    let across: Vec<RuleParams> = (0..16).map(|_| draw(&mut rng)).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let load = std::time::Instant::now();
     let replay = pool.install(|| Replay::new(cache.clone())).unwrap();
@@ -88,10 +91,23 @@ fn replay_one_candidate(c: &mut Criterion) {
     c.bench_function("replay_5_protocols_x_100_connections_1_thread_drawn_point", |b| {
         b.iter(|| pool.install(|| replay.evaluate(&drawn, cache.identity.variant)))
     });
+    c.bench_function("replay_5_protocols_x_100_connections_1_thread_16_drawn_points", |b| {
+        b.iter(|| {
+            for r in &across {
+                pool.install(|| replay.evaluate(r, cache.identity.variant));
+            }
+        })
+    });
     let recorded = replay.without_release_drift();
     c.bench_function("replay_5_protocols_x_100_connections_1_thread_recorded_releases", |b| {
         b.iter(|| pool.install(|| recorded.evaluate(&rule, cache.identity.variant)))
     });
+}
+
+/// A point drawn uniformly from the search box.
+fn draw(rng: &mut rand_chacha::ChaCha8Rng) -> RuleParams {
+    let values: Vec<f64> = PARAM_BOUNDS.iter().map(|&(lo, hi)| rng.gen_range(lo..hi)).collect();
+    RuleParams::from_values(&values).unwrap()
 }
 
 criterion_group! {
