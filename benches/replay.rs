@@ -93,9 +93,11 @@ fn replay_one_candidate(c: &mut Criterion) {
     });
     c.bench_function("replay_5_protocols_x_100_connections_1_thread_16_drawn_points", |b| {
         b.iter(|| {
-            for r in &across {
-                pool.install(|| replay.evaluate(r, cache.identity.variant));
-            }
+            pool.install(|| {
+                for r in &across {
+                    std::hint::black_box(replay.evaluate(r, cache.identity.variant));
+                }
+            })
         })
     });
     let recorded = replay.without_release_drift();
