@@ -4,7 +4,7 @@ use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTrac
 use super::drift::{BinResponse, DeltaBasis, InductionDraws, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{Grid, Widths};
-use super::induction::{self, gap_bound, gap_cstar, gap_rho, Induction, GAP_SUBSTEP_MS};
+use super::induction::{self, gap_bound, gap_cstar, gap_peak, gap_rho, Induction};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
 use crate::synapse::{Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
@@ -231,6 +231,8 @@ impl Replay {
         let tau = rule.tau_star_ms;
         s.c.clear();
         s.theta.clear();
+        // c* of the resting excess at the induction's start, per mM of it.
+        let rest_fill = tau * (1.0 - (-c.induction_start_ms / tau).exp());
         for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
             let ex = syn.rest_excess_mm;
             let peak = |grid: &Grid, values: &[f32], w: &PeakWindow| match &interp {
@@ -240,7 +242,7 @@ impl Replay {
             let c_pre = peak(&prep.calib_pre, &syn.calib_pre, &windows[0]);
             let c_post = peak(&prep.calib_post, &syn.calib_post, &windows[1]);
             s.theta.push(rule.thresholds(syn.tree, c_pre, c_post));
-            s.c.push(ex * tau * (1.0 - (-c.induction_start_ms / tau).exp()));
+            s.c.push(ex * rest_fill);
         }
     }
 
@@ -254,10 +256,8 @@ impl Replay {
         let tau = rule.tau_star_ms;
         let gammas = (if p.block_depression { 0.0 } else { rule.gamma_d }, rule.gamma_p);
         s.seg_decay.clear();
-        if interp.is_some() {
-            s.seg_decay
-                .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
-        }
+        s.seg_decay
+            .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
         let setting = induction::Setting {
             grid: &prep.induction,
             segments: &prep.segments,
@@ -266,13 +266,11 @@ impl Replay {
             responses: &self.widths.responses,
             basis: &prep.basis,
             tau,
+            decay: &s.seg_decay,
             thresholds: &s.theta,
             gammas,
             variant,
-            gate: interp.map(|ip| induction::Gate {
-                interp: ip,
-                decay: &s.seg_decay,
-            }),
+            gate: interp,
         };
         let l = &mut s.induction;
         l.start(&s.c, c.synapses.iter().map(|x| f64::from(x.rho0)));
@@ -464,10 +462,7 @@ pub(super) fn peak_cstar(
         if grid.gap[b] {
             let (r, w) = (f64::from(v), grid.width_ms[b]);
             if gap_bound(c, r, ex, tau) > peak {
-                let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
-                for k in 1..=m {
-                    peak = peak.max(gap_cstar(c, r, ex, tau, w * k as f64 / m as f64));
-                }
+                peak = peak.max(gap_peak(c, r, ex, tau, w));
             }
             c = gap_cstar(c, r, ex, tau, w);
         } else {

@@ -12,7 +12,7 @@
 //! box nothing is gated.
 
 use super::grid::{Grid, Widths};
-use crate::synapse::PARAM_BOUNDS;
+use crate::synapse::{CAI_TAU_MS, PARAM_BOUNDS};
 use std::ops::Range;
 
 /// Interpolation nodes in u = 1/τ*.
@@ -132,6 +132,8 @@ pub(super) struct Segments {
     /// First bin of each segment, then the timeline's length.
     pub(super) starts: Vec<usize>,
     pub(super) spans_ms: Vec<f64>,
+    /// exp(−T/τ_Ca) of each segment, for the closed form across gaps.
+    pub(super) calcium_decay: Vec<f64>,
     /// Per segment, per synapse: the synapses of a connection are
     /// advanced together, segment by segment.
     nodes: Vec<SegmentNodes>,
@@ -155,10 +157,11 @@ impl Segments {
             }
         }
         starts.push(len);
-        let spans_ms = starts
+        let spans_ms: Vec<f64> = starts
             .windows(2)
             .map(|w| grid.width_ms[w[0]..w[1]].iter().sum())
             .collect();
+        let calcium_decay = spans_ms.iter().map(|t| (-t / CAI_TAU_MS).exp()).collect();
         let nodes = starts
             .windows(2)
             .flat_map(|w| {
@@ -181,6 +184,7 @@ impl Segments {
         Segments {
             starts,
             spans_ms,
+            calcium_decay,
             nodes,
             synapses: synapses.len(),
         }

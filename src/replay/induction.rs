@@ -13,12 +13,35 @@ use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IN
 
 /// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
 /// quiet integrator).
-pub(super) const GAP_SUBSTEP_MS: f64 = 10.0;
+const GAP_SUBSTEP_MS: f64 = 10.0;
 
 /// c* after `s` ms of a quiet stretch that starts at c0 with calcium excess
 /// r over rest (decaying with τ_Ca) and resting excess `rest_excess` over cai₀.
 pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> f64 {
     QuietCstar::new(c0, r, rest_excess, tau).at((-s / CAI_TAU_MS).exp(), (-s / tau).exp())
+}
+
+/// Largest c* of a quiet stretch of length w (as `gap_cstar`) sampled
+/// every ≤ `GAP_SUBSTEP_MS` after its start. c*' has at most one zero
+/// there, so once the samples fall, none later exceeds both the start and
+/// the end, which callers sample themselves.
+pub(super) fn gap_peak(c0: f64, r: f64, rest_excess: f64, tau: f64, w: f64) -> f64 {
+    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+    let h = w / m as f64;
+    let curve = QuietCstar::new(c0, r, rest_excess, tau);
+    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
+    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
+    let mut peak = f64::NEG_INFINITY;
+    for _ in 0..m {
+        decay_ca *= step_ca;
+        decay_tau *= step_tau;
+        let c = curve.at(decay_ca, decay_tau);
+        if c < peak {
+            break;
+        }
+        peak = c;
+    }
+    peak
 }
 
 /// `gap_cstar` as a resting level plus two exponential terms, for callers
@@ -62,19 +85,15 @@ pub(super) struct Setting<'a> {
     /// Release differences over the connection's segments.
     pub(super) basis: &'a DeltaBasis,
     pub(super) tau: f64,
+    /// exp(−T/τ*) of each segment.
+    pub(super) decay: &'a [f64],
     /// θd and θp of every synapse.
     pub(super) thresholds: &'a [(f64, f64)],
     pub(super) gammas: (f64, f64),
     pub(super) variant: RuleVariant,
-    /// None: every segment bin by bin.
-    pub(super) gate: Option<Gate<'a>>,
-}
-
-/// What gating a synapse's segments needs.
-pub(super) struct Gate<'a> {
-    pub(super) interp: Interp,
-    /// exp(−T/τ*) of each segment.
-    pub(super) decay: &'a [f64],
+    /// Where τ* falls among the gates' nodes; None: every segment bin by
+    /// bin.
+    pub(super) gate: Option<Interp>,
 }
 
 /// Per-synapse state of an induction, kept between connections so that
@@ -167,7 +186,7 @@ pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: u
                 let SegmentNodes::Gap { excess_mm } = *s.segments.nodes(i, k) else {
                     unreachable!("a gap is a gap segment for every synapse");
                 };
-                gap_bin(l, s, i, starts[k], s.segments.spans_ms[k], excess_mm);
+                gap_bin(l, s, i, k, excess_mm);
             }
         } else {
             fine_segment(l, s, k);
@@ -204,7 +223,7 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 /// threshold in it and no release difference is pending; ρ then only
 /// relaxes.
 fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
-    let Some(gate) = &s.gate else {
+    let Some(interp) = &s.gate else {
         return false;
     };
     if !l.delta[i].is_zero() {
@@ -215,13 +234,13 @@ fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
     };
     let (td, tp) = s.thresholds[i];
     let c = l.c[i];
-    if c.max(0.0) + f64::from(bound[gate.interp.above]) > td.min(tp) {
+    if c.max(0.0) + f64::from(bound[interp.above]) > td.min(tp) {
         return false;
     }
     let span = s.segments.spans_ms[k];
     l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
     l.rho[i] = l.run[i].add(l.rho[i], span, IndicatorWeights::default(), s.gammas);
-    l.c[i] = gate.decay[k] * c + gate.interp.value(end);
+    l.c[i] = s.decay[k] * c + interp.value(end);
     true
 }
 
@@ -295,10 +314,11 @@ fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
     l.set_band(i, s);
 }
 
-/// A quiet stretch (bin b, w ms) of synapse i with recorded calcium excess
+/// A quiet stretch (segment k) of synapse i with recorded calcium excess
 /// `excess` at its start: c* in closed form from it (and any release
 /// difference's), ρ in sub-intervals if c* may reach a threshold.
-fn gap_bin(l: &mut Induction, s: &Setting, i: usize, b: usize, w: f64, excess: f64) {
+fn gap_bin(l: &mut Induction, s: &Setting, i: usize, k: usize, excess: f64) {
+    let (b, w) = (s.segments.starts[k], s.segments.spans_ms[k]);
     let (td, tp) = s.thresholds[i];
     let (ex, tau, g) = (s.synapses[i].rest_excess_mm, s.tau, s.gammas);
     let delta = &mut l.delta[i];
@@ -309,7 +329,7 @@ fn gap_bin(l: &mut Induction, s: &Setting, i: usize, b: usize, w: f64, excess: f
     let c = l.c[i];
     let c1 = if gap_bound(c, r, ex, tau) <= td.min(tp) {
         l.rho[i] = l.run[i].add(l.rho[i], w, IndicatorWeights::default(), g);
-        gap_cstar(c, r, ex, tau, w)
+        QuietCstar::new(c, r, ex, tau).at(s.segments.calcium_decay[k], s.decay[k])
     } else {
         let rho = l.run[i].flush(l.rho[i], g);
         let (c1, rho) = gap_rho(c, rho, r, ex, tau, w, (td, tp), g, s.variant);
@@ -430,5 +450,30 @@ mod tests {
         assert!(gap_bound(c0, r, ex, tau) >= closed);
         // A rising start must not be mistaken for decay.
         assert!(gap_cstar(0.0, r, ex, tau, 10.0) > 0.0);
+    }
+
+    #[test]
+    fn gap_peak_stops_sampling_only_once_no_later_sample_can_exceed() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut stopped_early = 0;
+        for _ in 0..2000 {
+            // Rising, falling, rise-then-fall and fall-then-rise curves.
+            let c0 = rng.gen_range(0.0..0.2);
+            let r = rng.gen_range(-2e-3..4e-3);
+            let ex = rng.gen_range(0.0..1e-3);
+            let tau = rng.gen_range(150.0..350.0);
+            let w = rng.gen_range(1.0..3000.0);
+            let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+            let every: Vec<f64> = (1..=m).map(|k| gap_cstar(c0, r, ex, tau, w * k as f64 / m as f64)).collect();
+            let dense = every.iter().fold(c0, |a, &b| a.max(b));
+            let got = gap_peak(c0, r, ex, tau, w).max(c0).max(gap_cstar(c0, r, ex, tau, w));
+            assert!(
+                (got - dense).abs() <= 1e-12 * dense.abs().max(1e-9),
+                "c0 {c0} r {r} ex {ex} τ* {tau} w {w}: {got} vs {dense}"
+            );
+            stopped_early += usize::from(every.windows(2).any(|p| p[1] < p[0]));
+        }
+        assert!(stopped_early > 100, "the early stop is exercised ({stopped_early})");
     }
 }
