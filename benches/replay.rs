@@ -9,9 +9,11 @@
 //! Needs a cache built by `plastifit traces` in the folder named by
 //! `PLASTIFIT_BENCH_TRACES`; each protocol's connections are repeated up to
 //! 100 (the work per connection is what is measured). Prints the bytes of
-//! stored values an evaluation would read bin by bin, for a
-//! memory-bandwidth bound, and the share of induction bins the gates let
-//! each candidate skip (their values are not read).
+//! stored values an evaluation would read bin by bin, the share of
+//! induction bins the gates let each candidate skip (their values are not
+//! read) and the bytes left to read; a last benchmark streams a buffer
+//! larger than any cache through one core, so that those bytes over its
+//! throughput bound an evaluation from below on the machine at hand.
 //! Repeated evaluations of one candidate find each connection's after-phase
 //! EPSPs memoised (a fit meets few potentiation patterns per connection);
 //! the first, cold evaluation is printed too.
@@ -40,32 +42,12 @@ fn replay_one_candidate(c: &mut Criterion) {
         eprintln!("set PLASTIFIT_BENCH_TRACES to a folder made by `plastifit traces` to run this benchmark");
         return;
     };
-    let bytes: usize = cache
-        .protocols
-        .iter()
-        .flat_map(|p| &p.connections)
-        .map(|c| {
-            let bins = c.calib_pre.len() + c.calib_post.len() + c.induction.len();
-            // A release difference reads two f32 per synapse and induction
-            // bin where the drive is recorded, and one per bin.
-            let per_syn: usize = c
-                .synapses
-                .iter()
-                .map(|s| {
-                    4 * (s.calib_pre.len()
-                        + s.calib_post.len()
-                        + 2 * s.induction.len()
-                        + 2 * s.nmda_drive.len()
-                        + 2 * s.epsp_depressed.len())
-                })
-                .sum();
-            per_syn + bins * 5 + c.induction.len() * 4
-        })
-        .sum();
+    let (induction, other) = stored_bytes(&cache);
     eprintln!(
-        "{} connections; stored values, all read bin by bin: {:.1} MB",
+        "{} connections; stored values, all read bin by bin: {:.1} MB, {:.1} MB of them over the induction",
         cache.protocols.iter().map(|p| p.connections.len()).sum::<usize>(),
-        bytes as f64 / 1e6
+        (induction + other) as f64 / 1e6,
+        induction as f64 / 1e6
     );
     let rule = RuleParams::chindemi2022();
     let drawn = draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(7));
@@ -77,9 +59,11 @@ fn replay_one_candidate(c: &mut Criterion) {
     eprintln!("prepared in {:.2} s (one thread)", load.elapsed().as_secs_f64());
     for (name, r) in [("published", &rule), ("drawn", &drawn)] {
         let (gated, all) = replay.gated_bins(r, cache.identity.variant);
+        let share = gated as f64 / all as f64;
         eprintln!(
-            "{name} parameters: {:.1} % of the induction bins in gated segments",
-            100.0 * gated as f64 / all as f64
+            "{name} parameters: {:.1} % of the induction bins in gated segments; {:.1} MB of stored values left to read",
+            100.0 * share,
+            (other as f64 + (1.0 - share) * induction as f64) / 1e6
         );
     }
     let cold = std::time::Instant::now();
@@ -106,6 +90,48 @@ fn replay_one_candidate(c: &mut Criterion) {
     });
 }
 
+/// Bytes of the stored values an evaluation reads bin by bin: over the
+/// induction (gates skip some of them), and the rest.
+fn stored_bytes(cache: &TraceCache) -> (usize, usize) {
+    let (mut induction, mut other) = (0, 0);
+    for c in cache.protocols.iter().flat_map(|p| &p.connections) {
+        // A bin's width (f64), kind (a flag) and place in the table of
+        // widths (u32); over the induction also a release difference's
+        // calcium term (f32).
+        induction += 17 * c.induction.len();
+        other += 5 * (c.calib_pre.len() + c.calib_post.len());
+        for s in &c.synapses {
+            // Calcium and its moment, and a release difference's two f32
+            // per bin where the drive is recorded, all f32.
+            induction += 4 * (2 * s.induction.len() + 2 * s.nmda_drive.len());
+            other += 4 * (s.calib_pre.len() + s.calib_post.len() + 2 * s.epsp_depressed.len());
+        }
+    }
+    (induction, other)
+}
+
+/// One core summing a buffer of `STREAM_BYTES`, far larger than the
+/// processor's caches: the memory throughput an evaluation can draw on.
+fn memory_stream(c: &mut Criterion) {
+    const STREAM_BYTES: usize = 512 << 20;
+    let values: Vec<f64> = (0..STREAM_BYTES / 8).map(|k| k as f64).collect();
+    let mut group = c.benchmark_group("memory");
+    group.throughput(criterion::Throughput::Bytes(STREAM_BYTES as u64));
+    group.bench_function("stream_512_mib_1_thread", |b| {
+        b.iter(|| {
+            // Eight partial sums, so that additions do not wait on each other.
+            let mut acc = [0.0f64; 8];
+            for chunk in std::hint::black_box(&values).chunks_exact(8) {
+                for (a, v) in acc.iter_mut().zip(chunk) {
+                    *a += v;
+                }
+            }
+            acc.iter().sum::<f64>()
+        })
+    });
+    group.finish();
+}
+
 /// A point drawn uniformly from the search box.
 fn draw(rng: &mut rand_chacha::ChaCha8Rng) -> RuleParams {
     let values: Vec<f64> = PARAM_BOUNDS.iter().map(|&(lo, hi)| rng.gen_range(lo..hi)).collect();
@@ -115,6 +141,6 @@ fn draw(rng: &mut rand_chacha::ChaCha8Rng) -> RuleParams {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10);
-    targets = replay_one_candidate
+    targets = replay_one_candidate, memory_stream
 }
 criterion_main!(benches);
