@@ -465,7 +465,9 @@ mod tests {
             let tau = rng.gen_range(150.0..350.0);
             let w = rng.gen_range(1.0..3000.0);
             let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
-            let every: Vec<f64> = (1..=m).map(|k| gap_cstar(c0, r, ex, tau, w * k as f64 / m as f64)).collect();
+            let every: Vec<f64> = (1..=m)
+                .map(|k| gap_cstar(c0, r, ex, tau, w * k as f64 / m as f64))
+                .collect();
             let dense = every.iter().fold(c0, |a, &b| a.max(b));
             let got = gap_peak(c0, r, ex, tau, w).max(c0).max(gap_cstar(c0, r, ex, tau, w));
             assert!(
