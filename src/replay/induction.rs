@@ -26,22 +26,50 @@ pub(super) fn gap_cstar(c0: f64, r: f64, rest_excess: f64, tau: f64, s: f64) -> 
 /// there, so once the samples fall, none later exceeds both the start and
 /// the end, which callers sample themselves.
 pub(super) fn gap_peak(c0: f64, r: f64, rest_excess: f64, tau: f64, w: f64) -> f64 {
-    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
-    let h = w / m as f64;
-    let curve = QuietCstar::new(c0, r, rest_excess, tau);
-    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
-    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
     let mut peak = f64::NEG_INFINITY;
-    for _ in 0..m {
-        decay_ca *= step_ca;
-        decay_tau *= step_tau;
-        let c = curve.at(decay_ca, decay_tau);
+    for (c, _) in QuietSamples::new(c0, r, rest_excess, tau, w) {
         if c < peak {
             break;
         }
         peak = c;
     }
     peak
+}
+
+/// c* at the ends of the ≤ `GAP_SUBSTEP_MS` sub-intervals of a quiet
+/// stretch of length w (as `gap_cstar`), each with exp(−s/τ_Ca) there;
+/// the exponentials advance by one factor per sub-interval.
+struct QuietSamples {
+    curve: QuietCstar,
+    left: usize,
+    /// The sub-interval (ms).
+    h: f64,
+    step: (f64, f64),
+    decay: (f64, f64),
+}
+
+impl QuietSamples {
+    fn new(c0: f64, r: f64, rest_excess: f64, tau: f64, w: f64) -> QuietSamples {
+        let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+        let h = w / m as f64;
+        QuietSamples {
+            curve: QuietCstar::new(c0, r, rest_excess, tau),
+            left: m,
+            h,
+            step: ((-h / CAI_TAU_MS).exp(), (-h / tau).exp()),
+            decay: (1.0, 1.0),
+        }
+    }
+}
+
+impl Iterator for QuietSamples {
+    type Item = (f64, f64);
+
+    fn next(&mut self) -> Option<(f64, f64)> {
+        self.left = self.left.checked_sub(1)?;
+        self.decay = (self.decay.0 * self.step.0, self.decay.1 * self.step.1);
+        Some((self.curve.at(self.decay.0, self.decay.1), self.decay.0))
+    }
 }
 
 /// `gap_cstar` as a resting level plus two exponential terms, for callers
@@ -406,26 +434,20 @@ pub(super) fn gap_rho(
     (gd, gp): (f64, f64),
     variant: RuleVariant,
 ) -> (f64, f64) {
-    let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
-    let h = w / m as f64;
-    let curve = QuietCstar::new(c0, r, ex, tau);
-    let (step_ca, step_tau) = ((-h / CAI_TAU_MS).exp(), (-h / tau).exp());
-    let (mut decay_ca, mut decay_tau) = (1.0, 1.0);
+    let samples = QuietSamples::new(c0, r, ex, tau, w);
+    let h = samples.h;
     let mut eff = Efficacy { rho };
-    let mut prev = c0;
-    for j in 0..m {
+    let (mut prev, mut decay_ca) = (c0, 1.0);
+    for (j, (next, decay_next)) in samples.enumerate() {
         if gap_bound(prev, r * decay_ca, ex, tau) <= td.min(tp) {
             return (
                 gap_cstar(c0, r, ex, tau, w),
                 Efficacy::relaxed(eff.rho, w - h * j as f64),
             );
         }
-        decay_ca *= step_ca;
-        decay_tau *= step_tau;
-        let next = curve.at(decay_ca, decay_tau);
         let weights = IndicatorWeights::over_step(prev, next, td, tp, variant);
         eff.midpoint_step(h, gd, gp, weights);
-        prev = next;
+        (prev, decay_ca) = (next, decay_next);
     }
     (prev, eff.rho)
 }
