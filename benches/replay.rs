@@ -11,9 +11,10 @@
 //! 100 (the work per connection is what is measured). Prints the bytes of
 //! stored values an evaluation would read bin by bin, the share of
 //! induction bins the gates let each candidate skip (their values are not
-//! read) and the bytes left to read; a last benchmark streams a buffer
-//! larger than any cache through one core, so that those bytes over its
-//! throughput bound an evaluation from below on the machine at hand.
+//! read) and at most how many bytes are left to read; a last benchmark
+//! streams a buffer larger than any cache through one core, so that those
+//! bytes over its throughput bound the memory time of an evaluation on the
+//! machine at hand.
 //! Repeated evaluations of one candidate find each connection's after-phase
 //! EPSPs memoised (a fit meets few potentiation patterns per connection);
 //! the first, cold evaluation is printed too.
@@ -42,12 +43,12 @@ fn replay_one_candidate(c: &mut Criterion) {
         eprintln!("set PLASTIFIT_BENCH_TRACES to a folder made by `plastifit traces` to run this benchmark");
         return;
     };
-    let (induction, other) = stored_bytes(&cache);
+    let bytes = stored_bytes(&cache);
     eprintln!(
-        "{} connections; stored values, all read bin by bin: {:.1} MB, {:.1} MB of them over the induction",
+        "{} connections; stored values, all read bin by bin: {:.1} MB, {:.1} MB of them per synapse over the induction",
         cache.protocols.iter().map(|p| p.connections.len()).sum::<usize>(),
-        (induction + other) as f64 / 1e6,
-        induction as f64 / 1e6
+        (bytes.synapse_induction + bytes.rest) as f64 / 1e6,
+        bytes.synapse_induction as f64 / 1e6
     );
     let rule = RuleParams::chindemi2022();
     let drawn = draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(7));
@@ -61,9 +62,9 @@ fn replay_one_candidate(c: &mut Criterion) {
         let (gated, all) = replay.gated_bins(r, cache.identity.variant);
         let share = gated as f64 / all as f64;
         eprintln!(
-            "{name} parameters: {:.1} % of the induction bins in gated segments; {:.1} MB of stored values left to read",
+            "{name} parameters: {:.1} % of the induction bins in gated segments; at most {:.1} MB of stored values left to read",
             100.0 * share,
-            (other as f64 + (1.0 - share) * induction as f64) / 1e6
+            (bytes.rest as f64 + (1.0 - share) * bytes.synapse_induction as f64) / 1e6
         );
     }
     let cold = std::time::Instant::now();
@@ -90,24 +91,36 @@ fn replay_one_candidate(c: &mut Criterion) {
     });
 }
 
-/// Bytes of the stored values an evaluation reads bin by bin: over the
-/// induction (gates skip some of them), and the rest.
-fn stored_bytes(cache: &TraceCache) -> (usize, usize) {
-    let (mut induction, mut other) = (0, 0);
+/// Bytes of the stored values an evaluation reads bin by bin.
+struct StoredBytes {
+    /// Each synapse's over the induction: a gate that skips a synapse's
+    /// bins skips these.
+    synapse_induction: usize,
+    /// The rest, counted whole: the bins shared by a connection's synapses
+    /// (read while any one of them is followed), the calibrations (read
+    /// only within their peaks' windows) and the test EPSP waveforms
+    /// (memoised after a first evaluation).
+    rest: usize,
+}
+
+fn stored_bytes(cache: &TraceCache) -> StoredBytes {
+    let mut bytes = StoredBytes {
+        synapse_induction: 0,
+        rest: 0,
+    };
     for c in cache.protocols.iter().flat_map(|p| &p.connections) {
-        // A bin's width (f64), kind (a flag) and place in the table of
-        // widths (u32); over the induction also a release difference's
-        // calcium term (f32).
-        induction += 17 * c.induction.len();
-        other += 5 * (c.calib_pre.len() + c.calib_post.len());
+        // An induction bin's width (f64), kind (a flag), place in the table
+        // of widths (u32) and a release difference's calcium term (f32); a
+        // calibration bin's kind and place.
+        bytes.rest += 17 * c.induction.len() + 5 * (c.calib_pre.len() + c.calib_post.len());
         for s in &c.synapses {
-            // Calcium and its moment, and a release difference's two f32
+            // Calcium and its moment, and a release difference's two terms
             // per bin where the drive is recorded, all f32.
-            induction += 4 * (2 * s.induction.len() + 2 * s.nmda_drive.len());
-            other += 4 * (s.calib_pre.len() + s.calib_post.len() + 2 * s.epsp_depressed.len());
+            bytes.synapse_induction += 4 * (2 * s.induction.len() + 2 * s.nmda_drive.len());
+            bytes.rest += 4 * (s.calib_pre.len() + s.calib_post.len() + 2 * s.epsp_depressed.len());
         }
     }
-    (induction, other)
+    bytes
 }
 
 /// One core summing a buffer of `STREAM_BYTES`, far larger than the
