@@ -338,6 +338,17 @@ impl InductionDraws {
     }
 }
 
+/// Whether a synapse's releases at later spikes repeat the recording's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Releases {
+    /// They may differ.
+    Differ,
+    /// They do while ρ is this.
+    RepeatAt(f64),
+    /// Replay does not redraw them.
+    Irrelevant,
+}
+
 /// One synapse's Use over the induction, relaxing towards the target of
 /// its ρ, and its release state under replay's own draws.
 #[derive(Debug, Clone, Copy)]
@@ -359,6 +370,16 @@ impl UseTrack {
             use_: syn.use0,
             rho: rho0,
             synced: syn.use_d + rho0 * (syn.use_p - syn.use_d) == syn.use0,
+        }
+    }
+
+    /// Whether later draws repeat the recorded ones: they do while ρ
+    /// stays at ρ0 if every draw so far did.
+    pub(super) fn releases(&self) -> Releases {
+        if self.synced {
+            Releases::RepeatAt(self.rho)
+        } else {
+            Releases::Differ
         }
     }
 

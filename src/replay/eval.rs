@@ -1,7 +1,7 @@
 //! The replay evaluator: any candidate's EPSP ratios from a trace cache.
 
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
-use super::drift::{BinResponse, DeltaBasis, InductionDraws, UseTrack};
+use super::drift::{BinResponse, DeltaBasis, InductionDraws, Releases, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_peak, gap_rho, Induction};
@@ -75,8 +75,9 @@ struct Candidate<'a> {
 #[derive(Default)]
 struct Scratch {
     c: Vec<f64>,
-    /// exp(−T/τ*) of each induction segment.
+    /// exp(−T/τ*) of each induction segment and group of segments.
     seg_decay: Vec<f64>,
+    group_decay: Vec<f64>,
     induction: Induction,
     uses: Vec<UseTrack>,
     rho: Vec<f64>,
@@ -258,6 +259,13 @@ impl Replay {
         s.seg_decay.clear();
         s.seg_decay
             .extend(prep.segments.spans_ms.iter().map(|t| (-t / tau).exp()));
+        s.group_decay.clear();
+        s.group_decay.extend(
+            prep.segments
+                .groups
+                .iter()
+                .map(|g| s.seg_decay[g.first..g.end].iter().product::<f64>()),
+        );
         let setting = induction::Setting {
             grid: &prep.induction,
             segments: &prep.segments,
@@ -267,6 +275,7 @@ impl Replay {
             basis: &prep.basis,
             tau,
             decay: &s.seg_decay,
+            group_decay: &s.group_decay,
             thresholds: &s.theta,
             gammas,
             variant,
@@ -282,6 +291,16 @@ impl Replay {
                 .map(|(syn, &release)| UseTrack::new(syn, release)),
         );
         let drifts = |syn: &SynapseTraces| self.release_drift && !syn.nmda_drive.is_empty();
+        for (i, syn) in c.synapses.iter().enumerate() {
+            l.set_releases(
+                i,
+                if drifts(syn) {
+                    s.uses[i].releases()
+                } else {
+                    Releases::Irrelevant
+                },
+            );
+        }
         let mut segment = 0;
         if c.synapses.iter().any(drifts) {
             for (k, spike) in prep.draws.spikes.iter().enumerate() {
@@ -292,6 +311,7 @@ impl Replay {
                     if dw != 0.0 {
                         l.release(i, dw);
                     }
+                    l.set_releases(i, s.uses[i].releases());
                 }
             }
         }

@@ -9,7 +9,10 @@
 //! binning's). A rigorous upper bound of the contribution over the segment
 //! is stored per node too: c* is non-decreasing in τ* for non-negative
 //! calcium, so the node at or above a candidate's τ* bounds it. Outside the
-//! box nothing is gated.
+//! box nothing is gated. The fine segments between two gaps form groups
+//! with nodes of their own, so a synapse whose c* stays low throughout,
+//! and which nothing at the group's spikes can change, crosses the whole
+//! group at once.
 
 use super::grid::{Grid, Widths};
 use crate::synapse::{CAI_TAU_MS, PARAM_BOUNDS};
@@ -107,21 +110,63 @@ impl Tables {
     }
 }
 
+/// One synapse's calcium over a run of fine bins, at each node.
+#[derive(Debug, Clone)]
+pub(super) struct FineNodes {
+    /// c* contributed at the run's end, from c* = 0 at its start.
+    pub(super) end: [f64; NODES],
+    /// Upper bound of that contribution anywhere in the run (rounded up).
+    pub(super) bound: [f32; NODES],
+}
+
+impl FineNodes {
+    fn new(grid: &Grid, tables: &Tables, values: &[f32], moments: &[f32], run: Range<usize>) -> FineNodes {
+        let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
+        for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
+            end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
+            bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run.clone()));
+        }
+        FineNodes { end, bound }
+    }
+}
+
 /// What one synapse's calcium does over one segment.
 #[derive(Debug, Clone)]
 pub(super) enum SegmentNodes {
-    /// Fine bins, at each node.
-    Fine {
-        /// c* contributed at the segment's end, from c* = 0 at its start.
-        end: [f64; NODES],
-        /// Upper bound of that contribution anywhere in the segment
-        /// (rounded up).
-        bound: [f32; NODES],
-    },
+    /// Fine bins.
+    Fine(FineNodes),
     /// A gap: its calcium excess at the start (mM), the one value its
     /// closed form reads, kept here so that crossing it touches no bin.
     Gap { excess_mm: f64 },
 }
+
+/// Consecutive fine segments between gaps: a synapse whose c* cannot
+/// reach a threshold in any of them, and whose releases cannot differ
+/// from the recording's at the spikes among them, crosses them all at
+/// once.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Group {
+    pub(super) first: usize,
+    /// The segment after the last.
+    pub(super) end: usize,
+    pub(super) bins: usize,
+    pub(super) span_ms: f64,
+}
+
+impl Group {
+    fn new(starts: &[usize], first: usize, end: usize, span_ms: f64) -> Group {
+        Group {
+            first,
+            end,
+            bins: starts[end] - starts[first],
+            span_ms,
+        }
+    }
+}
+
+/// Longest group (ms): its end contribution stays within the
+/// interpolation's accuracy (see the tests).
+const GROUP_MS: f64 = 1024.0;
 
 /// The induction cut into segments: a segment starts at every bin holding
 /// a presynaptic spike (release differences begin there) and after at most
@@ -137,6 +182,12 @@ pub(super) struct Segments {
     /// Per segment, per synapse: the synapses of a connection are
     /// advanced together, segment by segment.
     nodes: Vec<SegmentNodes>,
+    /// Groups of two or more segments, and per segment the group it
+    /// starts.
+    pub(super) groups: Vec<Group>,
+    group_at: Vec<Option<u32>>,
+    /// Per group, per synapse.
+    group_nodes: Vec<FineNodes>,
     synapses: usize,
 }
 
@@ -167,18 +218,27 @@ impl Segments {
             .flat_map(|w| {
                 synapses.iter().map(move |&(values, moments)| {
                     if grid.gap[w[0]] {
-                        return SegmentNodes::Gap {
+                        SegmentNodes::Gap {
                             excess_mm: f64::from(values[w[0]]),
-                        };
+                        }
+                    } else {
+                        SegmentNodes::Fine(FineNodes::new(grid, tables, values, moments, w[0]..w[1]))
                     }
-                    let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
-                    for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
-                        let run = w[0]..w[1];
-                        end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
-                        bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run));
-                    }
-                    SegmentNodes::Fine { end, bound }
                 })
+            })
+            .collect();
+        let groups = groups(grid, &starts, &spans_ms);
+        let mut group_at = vec![None; spans_ms.len()];
+        for (g, group) in groups.iter().enumerate() {
+            group_at[group.first] = Some(g as u32);
+        }
+        let group_nodes = groups
+            .iter()
+            .flat_map(|g| {
+                let run = starts[g.first]..starts[g.end];
+                synapses
+                    .iter()
+                    .map(move |&(values, moments)| FineNodes::new(grid, tables, values, moments, run.clone()))
             })
             .collect();
         Segments {
@@ -186,14 +246,52 @@ impl Segments {
             spans_ms,
             calcium_decay,
             nodes,
+            groups,
+            group_at,
+            group_nodes,
             synapses: synapses.len(),
         }
+    }
+
+    /// The group segment k starts, if any.
+    pub(super) fn group_at(&self, k: usize) -> Option<usize> {
+        self.group_at[k].map(|g| g as usize)
+    }
+
+    /// What synapse i's calcium does over group g.
+    pub(super) fn group_nodes(&self, i: usize, g: usize) -> &FineNodes {
+        &self.group_nodes[g * self.synapses + i]
     }
 
     /// What synapse i's calcium does over segment k.
     pub(super) fn nodes(&self, i: usize, k: usize) -> &SegmentNodes {
         &self.nodes[k * self.synapses + i]
     }
+}
+
+/// Groups of the segments from `starts` (with their lengths in ms): runs
+/// of fine segments between gaps, cut at `GROUP_MS`; runs of one segment
+/// are left out.
+fn groups(grid: &Grid, starts: &[usize], spans_ms: &[f64]) -> Vec<Group> {
+    let mut out = Vec::new();
+    let mut first = 0;
+    let mut length = 0.0;
+    for k in 0..spans_ms.len() {
+        let gap = grid.gap[starts[k]];
+        if gap || length + spans_ms[k] > GROUP_MS {
+            if k - first >= 2 {
+                out.push(Group::new(starts, first, k, length));
+            }
+            (first, length) = (k + usize::from(gap), 0.0);
+        }
+        if !gap {
+            length += spans_ms[k];
+        }
+    }
+    if spans_ms.len() - first >= 2 {
+        out.push(Group::new(starts, first, spans_ms.len(), length));
+    }
+    out
 }
 
 /// c* at the end of fine bins `run` from c* = 0 at their start, as replay
@@ -325,45 +423,77 @@ mod tests {
         (grid, widths, values, moments, spikes)
     }
 
+    /// c* over fine bins `run` from 0 at τ*, as replay steps it: the
+    /// largest value and the end.
+    fn stepped(
+        grid: &Grid,
+        widths: &Widths,
+        values: &[f32],
+        moments: &[f32],
+        tau: f64,
+        run: Range<usize>,
+    ) -> (f64, f64) {
+        let dec = widths.decays(tau);
+        let (mut c, mut top) = (0.0f64, 0.0f64);
+        for b in run {
+            let (e, h) = dec[grid.index[b] as usize];
+            c = c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h;
+            top = top.max(c);
+        }
+        (top, c)
+    }
+
     #[test]
-    fn segment_bounds_hold_and_ends_interpolate_for_any_tau_in_the_box() {
+    fn segment_and_group_bounds_hold_and_ends_interpolate_for_any_tau_in_the_box() {
         use rand::{Rng, SeedableRng};
         let (grid, widths, values, moments, spikes) = synthetic(9);
         let tables = Tables::new(&widths);
         let segments = Segments::new(&grid, &spikes, &[(&values, &moments)], &tables);
         assert!(segments.starts.len() > 10 && spikes.iter().all(|s| segments.starts.contains(s)));
+        let mut runs = Vec::new();
+        for (k, w) in segments.starts.windows(2).enumerate() {
+            match segments.nodes(0, k) {
+                SegmentNodes::Gap { excess_mm } => {
+                    assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
+                    assert_eq!(*excess_mm, f64::from(values[w[0]]));
+                }
+                SegmentNodes::Fine(nodes) => runs.push((w[0]..w[1], nodes, 1e-11)),
+            }
+        }
+        assert!(segments.groups.len() >= 4, "{} groups", segments.groups.len());
+        for (g, group) in segments.groups.iter().enumerate() {
+            let run = segments.starts[group.first]..segments.starts[group.end];
+            assert_eq!(segments.group_at(group.first), Some(g));
+            assert!(group.end - group.first >= 2 && group.span_ms <= GROUP_MS);
+            assert_eq!(group.bins, run.len());
+            let span: f64 = segments.spans_ms[group.first..group.end].iter().sum();
+            assert!((span - group.span_ms).abs() < 1e-9);
+            let (nodes, SegmentNodes::Fine(first)) = (segments.group_nodes(0, g), segments.nodes(0, group.first))
+            else {
+                panic!("a group starts with a fine segment");
+            };
+            // Replay checks a group only for a synapse its first segment gates.
+            assert!(nodes.bound.iter().zip(&first.bound).all(|(g, f)| g >= f));
+            runs.push((run, nodes, 1e-10));
+        }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut tightest: f64 = 0.0;
         for _ in 0..40 {
             let tau = rng.gen_range(150.0..=350.0);
             let ip = Interp::at(tau).unwrap();
-            let dec = widths.decays(tau);
-            for (k, w) in segments.starts.windows(2).enumerate() {
-                let (end, bound) = match segments.nodes(0, k) {
-                    SegmentNodes::Gap { excess_mm } => {
-                        assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
-                        assert_eq!(*excess_mm, f64::from(values[w[0]]));
-                        continue;
-                    }
-                    SegmentNodes::Fine { end, bound } => (end, bound),
-                };
-                assert!(!grid.gap[w[0]..w[1]].contains(&true));
-                let (mut c, mut top) = (0.0f64, 0.0f64);
-                for b in w[0]..w[1] {
-                    let (e, h) = dec[grid.index[b] as usize];
-                    c = c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h;
-                    top = top.max(c);
-                }
-                let bound = f64::from(bound[ip.above]);
+            for (run, nodes, tolerance) in &runs {
+                assert!(!grid.gap[run.clone()].contains(&true));
+                let (top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
+                let bound = f64::from(nodes.bound[ip.above]);
                 assert!(
                     top <= bound,
-                    "τ* {tau}, segment {k}: c* reaches {top} above its bound {bound}"
+                    "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"
                 );
                 tightest = tightest.max(top / bound);
-                let end = ip.value(end);
+                let end = ip.value(&nodes.end);
                 assert!(
-                    (end - c).abs() <= 1e-11 * c.abs().max(1e-12),
-                    "τ* {tau}, segment {k}: end {end} vs {c}"
+                    (end - c).abs() <= tolerance * c.abs().max(1e-12),
+                    "τ* {tau}, bins {run:?}: end {end} vs {c}"
                 );
             }
         }

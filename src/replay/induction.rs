@@ -6,8 +6,8 @@
 //! chain of multiplications.
 
 use super::cache::SynapseTraces;
-use super::drift::{BinResponse, DeltaBasis, ReleaseDelta};
-use super::gate::{Interp, SegmentNodes, Segments};
+use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
+use super::gate::{FineNodes, Interp, SegmentNodes, Segments};
 use super::grid::Grid;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
 
@@ -113,8 +113,9 @@ pub(super) struct Setting<'a> {
     /// Release differences over the connection's segments.
     pub(super) basis: &'a DeltaBasis,
     pub(super) tau: f64,
-    /// exp(−T/τ*) of each segment.
+    /// exp(−T/τ*) of each segment, and of each group of segments.
     pub(super) decay: &'a [f64],
+    pub(super) group_decay: &'a [f64],
     /// θd and θp of every synapse.
     pub(super) thresholds: &'a [(f64, f64)],
     pub(super) gammas: (f64, f64),
@@ -140,6 +141,12 @@ pub(super) struct Induction {
     delta: Vec<ReleaseDelta>,
     /// The synapses followed bin by bin in the current segment.
     followed: Vec<usize>,
+    /// Per synapse, the first segment it has not crossed (beyond the
+    /// current one if it crossed a whole group at once).
+    ahead: Vec<usize>,
+    /// Per synapse: whether its releases at later spikes repeat the
+    /// recording's (see `Induction::steady`).
+    releases: Vec<Releases>,
     /// Bins crossed within gated segments, summed over synapses.
     pub(super) gated_bins: usize,
 }
@@ -160,6 +167,27 @@ impl Induction {
         self.run.resize_with(n, Run::default);
         self.delta.clear();
         self.delta.resize(n, ReleaseDelta::default());
+        self.ahead.clear();
+        self.ahead.resize(n, 0);
+        self.releases.clear();
+        self.releases.resize(n, Releases::Differ);
+    }
+
+    pub(super) fn set_releases(&mut self, i: usize, releases: Releases) {
+        self.releases[i] = releases;
+    }
+
+    /// Nothing at a spike can change synapse i while its c* stays below
+    /// both thresholds: ρ, at 0 or 1 with nothing pending but its
+    /// relaxation, stays there, and its releases repeat the recording's.
+    fn steady(&self, i: usize) -> bool {
+        let rho = self.rho[i];
+        let repeats = match self.releases[i] {
+            Releases::Differ => false,
+            Releases::RepeatAt(r) => rho == r,
+            Releases::Irrelevant => rho == 0.0 || rho == 1.0,
+        };
+        repeats && self.run[i].w == IndicatorWeights::default()
     }
 
     pub(super) fn c(&self, i: usize) -> f64 {
@@ -224,15 +252,36 @@ pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: u
 }
 
 /// Segment k of fine bins: synapses whose c* cannot reach a threshold in
-/// it cross it at once, the others bin by bin, in pairs.
+/// it, or in the group it starts, cross them at once, the others bin by
+/// bin, in pairs.
 fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     let mut followed = std::mem::take(&mut l.followed);
     followed.clear();
+    let group = s.segments.group_at(k);
     for i in 0..s.synapses.len() {
-        if !gated(l, s, i, k) {
+        if l.ahead[i] > k {
+            continue;
+        }
+        let SegmentNodes::Fine(nodes) = s.segments.nodes(i, k) else {
+            unreachable!("fine bins are a fine segment for every synapse");
+        };
+        let Some(interp) = s.gate.as_ref().filter(|ip| below(l, s, i, nodes, ip)) else {
             l.set_band(i, s);
             followed.push(i);
+            continue;
+        };
+        // A group's bound is at least its first segment's: only a synapse
+        // gated there can be gated over the group.
+        if let Some(g) = group.filter(|_| l.steady(i)) {
+            let (run, nodes) = (&s.segments.groups[g], s.segments.group_nodes(i, g));
+            if below(l, s, i, nodes, interp) {
+                cross_at_once(l, s, i, nodes, interp, (run.bins, run.span_ms, s.group_decay[g]));
+                l.ahead[i] = run.end;
+                continue;
+            }
         }
+        let bins = s.segments.starts[k + 1] - s.segments.starts[k];
+        cross_at_once(l, s, i, nodes, interp, (bins, s.segments.spans_ms[k], s.decay[k]));
     }
     let mut pairs = followed.chunks_exact(2);
     for p in &mut pairs {
@@ -247,29 +296,29 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     l.followed = followed;
 }
 
-/// Crosses segment k of synapse i at once if c* cannot reach either
-/// threshold in it and no release difference is pending; ρ then only
-/// relaxes.
-fn gated(l: &mut Induction, s: &Setting, i: usize, k: usize) -> bool {
-    let Some(interp) = &s.gate else {
-        return false;
-    };
-    if !l.delta[i].is_zero() {
-        return false;
-    }
-    let SegmentNodes::Fine { end, bound } = s.segments.nodes(i, k) else {
-        unreachable!("fine bins are a fine segment for every synapse");
-    };
+/// Whether synapse i's c* cannot reach either threshold over fine bins
+/// with these nodes, with no release difference pending.
+#[inline(always)]
+fn below(l: &Induction, s: &Setting, i: usize, nodes: &FineNodes, interp: &Interp) -> bool {
     let (td, tp) = s.thresholds[i];
-    let c = l.c[i];
-    if c.max(0.0) + f64::from(bound[interp.above]) > td.min(tp) {
-        return false;
-    }
-    let span = s.segments.spans_ms[k];
-    l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
+    l.delta[i].is_zero() && l.c[i].max(0.0) + f64::from(nodes.bound[interp.above]) <= td.min(tp)
+}
+
+/// Crosses fine bins of synapse i at once (see `below`); ρ only relaxes.
+/// `nodes` are the synapse's over the bins, then their number, length
+/// (ms) and exp(−T/τ*).
+#[inline(always)]
+fn cross_at_once(
+    l: &mut Induction,
+    s: &Setting,
+    i: usize,
+    nodes: &FineNodes,
+    interp: &Interp,
+    (bins, span, decay): (usize, f64, f64),
+) {
+    l.gated_bins += bins;
     l.rho[i] = l.run[i].add(l.rho[i], span, IndicatorWeights::default(), s.gammas);
-    l.c[i] = s.decay[k] * c + interp.value(end);
-    true
+    l.c[i] = decay * l.c[i] + interp.value(&nodes.end);
 }
 
 /// Steps synapses `lanes` together through the bins of fine segment k. A
