@@ -233,6 +233,21 @@ fn gates_skip_most_of_the_induction_without_changing_outcomes() {
     // Use targets moved off the recorded Use0: releases differ from the
     // recording's at spikes inside groups of segments, which then must not
     // be crossed at once.
+    // Calcium tripled over the induction's second half: synapses crossing
+    // groups at once early (their inner releases drawn as recorded) move ρ
+    // later, and then redraw from the release states those left.
+    let mut late = cache.clone();
+    for s in late.protocols[0].connections.iter_mut().flat_map(|c| &mut c.synapses) {
+        let half = s.induction.len() / 2;
+        for v in s.induction[half..].iter_mut().chain(&mut s.induction_moment[half..]) {
+            *v *= 3.0;
+        }
+    }
+    let gated = Replay::new(late.clone()).unwrap();
+    let every_bin = Replay::new(late).unwrap().without_gates();
+    let (_, _, moved) = assert_gates_change_nothing(&gated, &every_bin, &candidates);
+    assert!(moved > 0);
+
     let mut drifting = cache.clone();
     for s in drifting.protocols[0]
         .connections

@@ -306,6 +306,13 @@ impl Replay {
             for (k, spike) in prep.draws.spikes.iter().enumerate() {
                 induction::advance(l, &setting, &mut segment, spike.bin);
                 for (i, syn) in c.synapses.iter().enumerate().filter(|(_, syn)| drifts(syn)) {
+                    if l.steady_past(i, segment) {
+                        // ρ is ρ0 (its pending relaxation keeps it there),
+                        // so the draw is the recorded one.
+                        let dw = s.uses[i].spike(&prep.draws, k, i, f64::from(syn.rho0), syn);
+                        debug_assert_eq!(dw, 0.0);
+                        continue;
+                    }
                     let rho = l.current_rho(i, gammas);
                     let dw = s.uses[i].spike(&prep.draws, k, i, rho, syn);
                     if dw != 0.0 {

@@ -194,6 +194,12 @@ impl Induction {
         self.c[i]
     }
 
+    /// Whether synapse i has crossed a group at once beyond segment k: it
+    /// was steady then, and is until the group's end.
+    pub(super) fn steady_past(&self, i: usize, k: usize) -> bool {
+        self.ahead[i] > k
+    }
+
     /// Synapse i's ρ now, with pending integration done.
     pub(super) fn current_rho(&mut self, i: usize, gammas: (f64, f64)) -> f64 {
         self.rho[i] = self.run[i].flush(self.rho[i], gammas);
