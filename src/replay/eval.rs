@@ -237,7 +237,7 @@ impl Replay {
         for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
             let ex = syn.rest_excess_mm;
             let peak = |grid: &Grid, values: &[f32], w: &PeakWindow| match &interp {
-                Some(ip) => peak_cstar(grid, dec, values, ex, tau, w.bins.clone(), ip.value(&w.start)).0,
+                Some(ip) => window_peak(grid, dec, values, ex, tau, w, ip.value(&w.start)),
                 None => peak_cstar(grid, dec, values, ex, tau, 0..values.len(), 0.0).0,
             };
             let c_pre = peak(&prep.calib_pre, &syn.calib_pre, &windows[0]);
@@ -483,25 +483,78 @@ pub(super) fn peak_cstar(
     let mut c = c0;
     let (mut peak, mut at) = (0.0f64, bins.start);
     for b in bins {
-        let v = values[b];
-        let j = grid.index[b] as usize;
         let before = peak;
-        if grid.gap[b] {
-            let (r, w) = (f64::from(v), grid.width_ms[b]);
-            if gap_bound(c, r, ex, tau) > peak {
-                peak = peak.max(gap_peak(c, r, ex, tau, w));
-            }
-            c = gap_cstar(c, r, ex, tau, w);
-        } else {
-            let (e, h) = dec[j];
-            c = c * e + f64::from(v) * h;
-        }
-        peak = peak.max(c);
+        (c, peak) = calibration_bin(grid, dec, values[b], ex, tau, b, c, peak);
         if peak > before {
             at = b;
         }
     }
     (peak, at, c)
+}
+
+/// `peak_cstar` over a peak's window, from c* = `c0` at its start, stopping
+/// where c* can no longer rise. Each bin moves c* towards the fixed point
+/// of its step, at most τ*·(the bin's largest calcium excess) (for a fine
+/// bin V·h/(1 − e) = V/(2·sinh(w/2τ*)) ≤ τ*·V/w), so c* at or above
+/// τ*·`excess_after` of the bins left stays at or below its value there.
+pub(super) fn window_peak(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    values: &[f32],
+    ex: f64,
+    tau: f64,
+    window: &PeakWindow,
+    c0: f64,
+) -> f64 {
+    let mut c = c0;
+    let mut peak = 0.0f64;
+    for (b, &excess) in window.bins.clone().zip(&window.excess_after) {
+        // c0 itself is not a sample.
+        if b > window.bins.start && c >= tau * excess {
+            break;
+        }
+        (c, peak) = calibration_bin(grid, dec, values[b], ex, tau, b, c, peak);
+    }
+    peak
+}
+
+/// c* after calibration bin b (value v) from c, and the peak so far with
+/// the bin's samples.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn calibration_bin(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    v: f32,
+    ex: f64,
+    tau: f64,
+    b: usize,
+    c: f64,
+    mut peak: f64,
+) -> (f64, f64) {
+    let c = if grid.gap[b] {
+        let (r, w) = (f64::from(v), grid.width_ms[b]);
+        if gap_bound(c, r, ex, tau) > peak {
+            peak = peak.max(gap_peak(c, r, ex, tau, w));
+        }
+        gap_cstar(c, r, ex, tau, w)
+    } else {
+        let (e, h) = dec[grid.index[b] as usize];
+        c * e + f64::from(v) * h
+    };
+    (c, peak.max(c))
+}
+
+/// The largest calcium excess (mM) in calibration bin b of value v: a
+/// fine bin's mean, or a quiet stretch's resting excess plus its decaying
+/// start.
+fn calibration_excess(grid: &Grid, v: f32, ex: f64, b: usize) -> f64 {
+    let v = f64::from(v).max(0.0);
+    if grid.gap[b] {
+        ex + v
+    } else {
+        v / grid.width_ms[b]
+    }
 }
 
 /// `spikes` test spikes from `t0`, one per period, each synapse releasing
@@ -672,9 +725,12 @@ fn prepare(
         .map(|s| {
             let ex = s.rest_excess_mm;
             [(&calib_pre, &s.calib_pre), (&calib_post, &s.calib_post)].map(|(grid, values)| {
-                PeakWindow::new(values.len(), tables, |tau, dec, bins| {
-                    peak_cstar(grid, dec, values, ex, tau, bins, 0.0)
-                })
+                PeakWindow::new(
+                    values.len(),
+                    tables,
+                    |tau, dec, bins| peak_cstar(grid, dec, values, ex, tau, bins, 0.0),
+                    |b| calibration_excess(grid, values[b], ex, b),
+                )
             })
         })
         .collect();
@@ -700,6 +756,69 @@ fn prepare(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::replay::cache::Timeline;
+
+    /// A calibration transient with a second rise and a quiet stretch.
+    fn transient() -> (Grid, Widths, Vec<f32>, f64) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let excess = |t: f64| {
+            let bump = |t0: f64, a: f64| {
+                if t > t0 {
+                    a * ((-(t - t0) / 60.0).exp() - (-(t - t0) / 2.0).exp())
+                } else {
+                    0.0
+                }
+            };
+            bump(5.0, 2e-3) + bump(90.0, 1.5e-3)
+        };
+        let (mut widths_ms, mut gap, mut values, mut t) = (vec![], vec![], vec![], 0.0);
+        for b in 0..500 {
+            let quiet = b == 420;
+            let w: f64 = if quiet { 400.0 } else { rng.gen_range(0.025..1.0) };
+            values.push(if quiet { excess(t) } else { excess(t + 0.5 * w) * w } as f32);
+            widths_ms.push(w);
+            gap.push(quiet);
+            t += w;
+        }
+        let mut widths = Widths::default();
+        let grid = Grid::new(&Timeline { widths_ms, gap }, &mut widths);
+        (grid, widths, values, 4e-5)
+    }
+
+    #[test]
+    fn a_window_peak_stops_only_where_c_star_can_no_longer_rise() {
+        let (grid, widths, values, ex) = transient();
+        let tables = gate::Tables::new(&widths);
+        let window = PeakWindow::new(
+            values.len(),
+            &tables,
+            |tau, dec, bins| peak_cstar(&grid, dec, &values, ex, tau, bins, 0.0),
+            |b| calibration_excess(&grid, values[b], ex, b),
+        );
+        let bins = window.bins.clone();
+        assert!(bins.len() > 20, "window {bins:?}");
+        let mut stopped_early = 0;
+        for k in 0..=100 {
+            let tau = 150.0 + 2.0 * k as f64;
+            let dec = widths.decays(tau);
+            let c0 = peak_cstar(&grid, &dec, &values, ex, tau, 0..bins.start, 0.0).2;
+            let full = peak_cstar(&grid, &dec, &values, ex, tau, bins.clone(), c0).0;
+            let got = window_peak(&grid, &dec, &values, ex, tau, &window, c0);
+            assert!((got - full).abs() <= 1e-12 * full, "τ* {tau}: {got} vs {full}");
+            let settles = |b: usize| {
+                let c = peak_cstar(&grid, &dec, &values, ex, tau, bins.start..b, c0).2;
+                c >= tau * window.excess_after[b - bins.start]
+            };
+            stopped_early += usize::from((bins.start + 1..bins.end).any(settles));
+        }
+        assert!(
+            stopped_early > 50,
+            "the early stop is exercised ({stopped_early} of 101)"
+        );
+    }
+
     #[test]
     fn rise_slope_of_a_ramp() {
         let ramp: Vec<f64> = (0..=100).map(|i| i as f64 * 0.01).collect();

@@ -338,6 +338,10 @@ fn round_up(x: f64) -> f32 {
 pub(super) struct PeakWindow {
     pub(super) bins: Range<usize>,
     pub(super) start: [f64; NODES],
+    /// Per bin of the window, the largest calcium excess (mM) in it or
+    /// after it in the window: c* above τ*·that cannot rise in the rest
+    /// of the window (see `eval::window_peak`).
+    pub(super) excess_after: Vec<f64>,
 }
 
 /// τ* samples (even in u) that locate a calibration peak's window.
@@ -348,11 +352,13 @@ const PEAK_MARGIN: usize = 2;
 
 impl PeakWindow {
     /// `pass(τ*, decays, bins)` runs c* over calibration bins from c* = 0
-    /// at the first: (peak, bin of the peak, c* at the end).
+    /// at the first: (peak, bin of the peak, c* at the end); `excess(b)` is
+    /// the largest calcium excess in bin b.
     pub(super) fn new(
         len: usize,
         tables: &Tables,
         pass: impl Fn(f64, &[(f64, f64)], Range<usize>) -> (f64, usize, f64),
+        excess: impl Fn(usize) -> f64,
     ) -> PeakWindow {
         let (mut lo, mut hi) = (usize::MAX, 0);
         for (tau, dec) in &tables.samples {
@@ -365,7 +371,20 @@ impl PeakWindow {
             let (tau, dec) = &tables.nodes[k];
             pass(*tau, dec, 0..bins.start).2
         });
-        PeakWindow { bins, start }
+        let mut excess_after: Vec<f64> = bins
+            .clone()
+            .rev()
+            .scan(f64::NEG_INFINITY, |top, b| {
+                *top = top.max(excess(b));
+                Some(*top)
+            })
+            .collect();
+        excess_after.reverse();
+        PeakWindow {
+            bins,
+            start,
+            excess_after,
+        }
     }
 }
 
