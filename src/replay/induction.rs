@@ -195,7 +195,7 @@ impl Induction {
     }
 
     /// Whether synapse i has crossed a group at once beyond segment k: it
-    /// was steady then, and is until the group's end.
+    /// was steady at the group's start, and is until its end.
     pub(super) fn steady_past(&self, i: usize, k: usize) -> bool {
         self.ahead[i] > k
     }
@@ -265,7 +265,7 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     followed.clear();
     let group = s.segments.group_at(k);
     for i in 0..s.synapses.len() {
-        if l.ahead[i] > k {
+        if l.steady_past(i, k) {
             continue;
         }
         let SegmentNodes::Fine(nodes) = s.segments.nodes(i, k) else {
