@@ -62,8 +62,8 @@ impl BinResponse {
 /// calcium excess they have added (mM).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct ReleaseDelta {
-    a: f64,
-    b: f64,
+    pub(super) a: f64,
+    pub(super) b: f64,
     pub(super) cai_mm: f64,
     /// Whether anything is left (false: every field is 0).
     active: bool,

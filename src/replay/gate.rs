@@ -117,6 +117,9 @@ pub(super) struct FineNodes {
     pub(super) end: [f64; NODES],
     /// Upper bound of that contribution anywhere in the run (rounded up).
     pub(super) bound: [f32; NODES],
+    /// Lower bound of it for every τ* of the box (≤ 0, rounded down):
+    /// calcium integrals are non-negative but for rounding.
+    pub(super) floor: f32,
 }
 
 impl FineNodes {
@@ -126,7 +129,8 @@ impl FineNodes {
             end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
             bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run.clone()));
         }
-        FineNodes { end, bound }
+        let floor = round_down(local_floor(values, moments, run));
+        FineNodes { end, bound, floor }
     }
 }
 
@@ -320,6 +324,28 @@ fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32],
     top
 }
 
+/// A lower bound of c* over fine bins `run` from c* = 0, valid for every
+/// τ* of the box: the negative parts of the bins' gains, undecayed (each
+/// bin's factor exp(−w/2τ*) and the decays after it are at most 1).
+fn local_floor(values: &[f32], moments: &[f32], run: Range<usize>) -> f64 {
+    let (tau_min, tau_max) = PARAM_BOUNDS[0];
+    run.map(|b| {
+        let (v, m) = (f64::from(values[b]), f64::from(moments[b]));
+        (v + (m / tau_min).min(m / tau_max)).min(0.0)
+    })
+    .sum()
+}
+
+/// The nearest f32 at or below x.
+fn round_down(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) > x {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
 /// The nearest f32 at or above x.
 fn round_up(x: f64) -> f32 {
     let f = x as f32;
@@ -443,7 +469,7 @@ mod tests {
     }
 
     /// c* over fine bins `run` from 0 at τ*, as replay steps it: the
-    /// largest value and the end.
+    /// smallest and largest values and the end.
     fn stepped(
         grid: &Grid,
         widths: &Widths,
@@ -451,19 +477,19 @@ mod tests {
         moments: &[f32],
         tau: f64,
         run: Range<usize>,
-    ) -> (f64, f64) {
+    ) -> (f64, f64, f64) {
         let dec = widths.decays(tau);
-        let (mut c, mut top) = (0.0f64, 0.0f64);
+        let (mut c, mut bottom, mut top) = (0.0f64, 0.0f64, 0.0f64);
         for b in run {
             let (e, h) = dec[grid.index[b] as usize];
             c = c * e + (f64::from(values[b]) + f64::from(moments[b]) / tau) * h;
-            top = top.max(c);
+            (bottom, top) = (bottom.min(c), top.max(c));
         }
-        (top, c)
+        (bottom, top, c)
     }
 
     #[test]
-    fn segment_and_group_bounds_hold_and_ends_interpolate_for_any_tau_in_the_box() {
+    fn segment_and_group_bounds_and_floors_hold_and_ends_interpolate_for_any_tau_in_the_box() {
         use rand::{Rng, SeedableRng};
         let (grid, widths, values, moments, spikes) = synthetic(9);
         let tables = Tables::new(&widths);
@@ -496,18 +522,24 @@ mod tests {
             runs.push((run, nodes, 1e-10));
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut tightest: f64 = 0.0;
+        let (mut tightest, mut negative_floors): (f64, usize) = (0.0, 0);
         for _ in 0..40 {
             let tau = rng.gen_range(150.0..=350.0);
             let ip = Interp::at(tau).unwrap();
             for (run, nodes, tolerance) in &runs {
                 assert!(!grid.gap[run.clone()].contains(&true));
-                let (top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
+                let (bottom, top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
                 let bound = f64::from(nodes.bound[ip.above]);
                 assert!(
                     top <= bound,
                     "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"
                 );
+                let floor = f64::from(nodes.floor);
+                assert!(
+                    bottom >= floor,
+                    "τ* {tau}, bins {run:?}: c* falls to {bottom} below its floor {floor}"
+                );
+                negative_floors += usize::from(floor < 0.0);
                 tightest = tightest.max(top / bound);
                 let end = ip.value(&nodes.end);
                 assert!(
@@ -518,6 +550,8 @@ mod tests {
         }
         // The bound is of use: some segment comes within 10 % of it.
         assert!(tightest > 0.9, "bounds at most {tightest} reached");
+        // Rounding leaves some integrals negative: the floors are tested.
+        assert!(negative_floors > 0);
     }
 
     #[test]

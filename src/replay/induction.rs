@@ -1,15 +1,17 @@
 //! A connection's induction replayed for one candidate: c*, ρ and the
 //! release differences of all its synapses, advanced together segment by
 //! segment. Within a segment the synapses that must be followed bin by bin
-//! step through its bins in pairs: their c* updates are independent, so
-//! the processor can overlap them where a single synapse waits on its own
-//! chain of multiplications.
+//! step through its bins in pairs, packed in two-lane vectors: their c*
+//! updates are independent, so one instruction advances both, and the
+//! processor overlaps two chains of multiplications where a single synapse
+//! waits on its own.
 
 use super::cache::SynapseTraces;
 use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
 use super::gate::{FineNodes, Interp, SegmentNodes, Segments};
 use super::grid::Grid;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
+use wide::f64x2;
 
 /// Largest sub-interval (ms) for ρ across a quiet stretch (as the engine's
 /// quiet integrator).
@@ -127,7 +129,7 @@ pub(super) struct Setting<'a> {
 
 /// Per-synapse state of an induction, kept between connections so that
 /// nothing is allocated once warm.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Induction {
     c: Vec<f64>,
     /// Edges of the band c* is in, and the time spent in that band since
@@ -273,7 +275,10 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         };
         let Some(interp) = s.gate.as_ref().filter(|ip| below(l, s, i, nodes, ip)) else {
             l.set_band(i, s);
-            followed.push(i);
+            match s.gate.as_ref().filter(|ip| within_band(l, s, i, k, nodes, ip)) {
+                Some(ip) => cross_band_at_once(l, s, i, k, nodes, ip),
+                None => followed.push(i),
+            }
             continue;
         };
         // A group's bound is at least its first segment's: only a synapse
@@ -291,10 +296,10 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     }
     let mut pairs = followed.chunks_exact(2);
     for p in &mut pairs {
-        walk(l, s, [p[0], p[1]], k);
+        walk_two(l, s, [p[0], p[1]], k);
     }
     for &i in pairs.remainder() {
-        walk(l, s, [i], k);
+        walk(l, s, i, k);
     }
     for &i in &followed {
         l.close_band(i, s);
@@ -308,6 +313,30 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 fn below(l: &Induction, s: &Setting, i: usize, nodes: &FineNodes, interp: &Interp) -> bool {
     let (td, tp) = s.thresholds[i];
     l.delta[i].is_zero() && l.c[i].max(0.0) + f64::from(nodes.bound[interp.above]) <= td.min(tp)
+}
+
+/// Whether synapse i's c* stays in its band over fine segment k with these
+/// nodes, with no release difference pending: calcium only adds to c*
+/// (but for the nodes' floor), so c* is at least its start decayed over
+/// the whole segment, and at most its start plus the bound. The margin of
+/// 1e-12 covers the rounding of the walk's decays.
+#[inline(always)]
+fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, nodes: &FineNodes, interp: &Interp) -> bool {
+    let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
+    l.delta[i].is_zero()
+        && c >= 0.0
+        && c * s.decay[k] * (1.0 - 1e-12) + f64::from(nodes.floor) > low
+        && c + f64::from(nodes.bound[interp.above]) <= high
+}
+
+/// Crosses fine segment k of synapse i at once, c* in its band throughout
+/// (see `within_band`): ρ integrates with the band's indicators, as the
+/// walk would between crossings.
+fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, nodes: &FineNodes, interp: &Interp) {
+    l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
+    l.span[i] = s.segments.spans_ms[k];
+    l.close_band(i, s);
+    l.c[i] = s.decay[k] * l.c[i] + interp.value(&nodes.end);
 }
 
 /// Crosses fine bins of synapse i at once (see `below`); ρ only relaxes.
@@ -327,58 +356,132 @@ fn cross_at_once(
     l.c[i] = decay * l.c[i] + interp.value(&nodes.end);
 }
 
-/// Steps synapses `lanes` together through the bins of fine segment k. A
-/// synapse whose c* leaves its band in a bin closes the band, integrates ρ
-/// over that bin with c* taken as linear within it, and starts a new band.
-fn walk<const N: usize>(l: &mut Induction, s: &Setting, lanes: [usize; N], k: usize) {
-    if lanes.iter().all(|&i| l.delta[i].is_zero()) {
-        walk_lanes::<N, false>(l, s, lanes, k);
+/// Steps synapse i through the bins of fine segment k. A synapse whose c*
+/// leaves its band in a bin closes the band, integrates ρ over that bin
+/// with c* taken as linear within it, and starts a new band.
+fn walk(l: &mut Induction, s: &Setting, i: usize, k: usize) {
+    if l.delta[i].is_zero() {
+        walk_one::<false>(l, s, i, k);
     } else {
-        walk_lanes::<N, true>(l, s, lanes, k);
+        walk_one::<true>(l, s, i, k);
+        l.delta[i] = s.basis.advance(k, i, &l.delta[i]);
     }
 }
 
-/// `walk` with each lane's state held locally; `DELTA`: some release
-/// difference is pending.
-fn walk_lanes<const N: usize, const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; N], segment: usize) {
+/// `walk`'s steps with the synapse's state held locally; `DELTA`: a
+/// release difference is pending.
+fn walk_one<const DELTA: bool>(l: &mut Induction, s: &Setting, i: usize, segment: usize) {
     let (from, to) = (s.segments.starts[segment], s.segments.starts[segment + 1]);
     let inv_tau = 1.0 / s.tau;
-    let syns = lanes.map(|i| &s.synapses[i]);
-    let calcium = syns.map(|x| &x.induction[from..to]);
-    let moment = syns.map(|x| &x.induction_moment[from..to]);
-    let per_release = lanes.map(|i| s.basis.release[i].get(from..to).unwrap_or(&[]));
-    let per_calcium = &s.basis.calcium[from..to];
+    let syn = &s.synapses[i];
+    let (values, moments) = (&syn.induction[from..to], &syn.induction_moment[from..to]);
     let (index, width) = (&s.grid.index[from..to], &s.grid.width_ms[from..to]);
-    let mut c = lanes.map(|i| l.c[i]);
-    let mut low = lanes.map(|i| l.low[i]);
-    let mut high = lanes.map(|i| l.high[i]);
-    let mut span = lanes.map(|i| l.span[i]);
-    let delta = lanes.map(|i| l.delta[i]);
-    for (k, (&j, &w)) in index.iter().zip(width).enumerate() {
-        let j = j as usize;
-        let (e, h) = s.dec[j];
-        for x in 0..N {
-            let mut gain = f64::from(calcium[x][k]) + f64::from(moment[x][k]) * inv_tau;
-            if DELTA && !delta[x].is_zero() {
-                gain += delta[x].added(per_release[x][k], per_calcium[k]);
+    let release = s.basis.release[i].get(from..to).unwrap_or(&[]);
+    let per_calcium = &s.basis.calcium[from..to];
+    let delta = l.delta[i];
+    let (mut c, mut low, mut high, mut span) = (l.c[i], l.low[i], l.high[i], l.span[i]);
+    for k in 0..to - from {
+        let (e, h) = s.dec[index[k] as usize];
+        let mut gain = f64::from(values[k]) + f64::from(moments[k]) * inv_tau;
+        if DELTA {
+            gain += delta.added(release[k], per_calcium[k]);
+        }
+        let c1 = c * e + gain * h;
+        if c1 > low && c1 <= high {
+            c = c1;
+            span += width[k];
+            continue;
+        }
+        (l.c[i], l.span[i]) = (c, span);
+        cross(l, s, i, c1, width[k]);
+        (c, low, high, span) = (l.c[i], l.low[i], l.high[i], 0.0);
+    }
+    (l.c[i], l.span[i]) = (c, span);
+}
+
+/// `walk` of two synapses, their states packed in vectors: one branch
+/// per bin while both stay in their bands. The arithmetic is
+/// `walk_one`'s, lane by lane.
+fn walk_two(l: &mut Induction, s: &Setting, lanes: [usize; 2], segment: usize) {
+    let zero = lanes.map(|i| l.delta[i].is_zero());
+    let end = s.segments.starts[segment + 1];
+    if zero == [true, true] {
+        walk_pair::<false>(l, s, lanes, segment);
+    } else if lanes.iter().all(|&i| s.basis.release[i].len() >= end) {
+        walk_pair::<true>(l, s, lanes, segment);
+        for (x, &i) in lanes.iter().enumerate() {
+            if !zero[x] {
+                l.delta[i] = s.basis.advance(segment, i, &l.delta[i]);
             }
-            let c1 = c[x] * e + gain * h;
-            if c1 > low[x] && c1 <= high[x] {
-                c[x] = c1;
-                span[x] += w;
+        }
+    } else {
+        lanes.iter().for_each(|&i| walk(l, s, i, segment));
+    }
+}
+
+/// `walk_two`'s steps; `DELTA`: some release difference is pending (a
+/// lane without one adds zeros).
+fn walk_pair<const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; 2], segment: usize) {
+    let (from, to) = (s.segments.starts[segment], s.segments.starts[segment + 1]);
+    let n = to - from;
+    let inv_tau = f64x2::splat(1.0 / s.tau);
+    let [a, b] = lanes.map(|i| &s.synapses[i]);
+    let (va, vb) = (&a.induction[from..to], &b.induction[from..to]);
+    let (ma, mb) = (&a.induction_moment[from..to], &b.induction_moment[from..to]);
+    let (index, width) = (&s.grid.index[from..to], &s.grid.width_ms[from..to]);
+    let pack = |f: &dyn Fn(usize) -> f64| f64x2::new([f(lanes[0]), f(lanes[1])]);
+    let mut c = pack(&|i| l.c[i]);
+    let mut low = pack(&|i| l.low[i]);
+    let mut high = pack(&|i| l.high[i]);
+    let mut span = pack(&|i| l.span[i]);
+    let release = lanes.map(|i| s.basis.release[i].get(from..to).unwrap_or(&[]));
+    let per_calcium = &s.basis.calcium[from..to];
+    let (da, db, dca) = (
+        pack(&|i| l.delta[i].a),
+        pack(&|i| l.delta[i].b),
+        pack(&|i| l.delta[i].cai_mm),
+    );
+    for k in 0..n {
+        let (e, h) = s.dec[index[k] as usize];
+        let v = f64x2::new([f64::from(va[k]), f64::from(vb[k])]);
+        let m = f64x2::new([f64::from(ma[k]), f64::from(mb[k])]);
+        let mut gain = v + m * inv_tau;
+        if DELTA {
+            let [(pa0, pb0), (pa1, pb1)] = [release[0][k], release[1][k]];
+            let pa = f64x2::new([f64::from(pa0), f64::from(pa1)]);
+            let pb = f64x2::new([f64::from(pb0), f64::from(pb1)]);
+            gain += da * pa + db * pb + dca * f64::from(per_calcium[k]);
+        }
+        let c1 = c * e + gain * h;
+        let w = width[k];
+        if (c1.simd_gt(low) & c1.simd_le(high)).to_bitmask() == 0b11 {
+            c = c1;
+            span += w;
+            continue;
+        }
+        let (mut cs, c1s, mut ls, mut hs, mut ss) = (
+            c.to_array(),
+            c1.to_array(),
+            low.to_array(),
+            high.to_array(),
+            span.to_array(),
+        );
+        for x in 0..2 {
+            if c1s[x] > ls[x] && c1s[x] <= hs[x] {
+                cs[x] = c1s[x];
+                ss[x] += w;
             } else {
                 let i = lanes[x];
-                (l.c[i], l.span[i]) = (c[x], span[x]);
-                cross(l, s, i, c1, w);
-                (c[x], low[x], high[x], span[x]) = (l.c[i], l.low[i], l.high[i], 0.0);
+                (l.c[i], l.span[i]) = (cs[x], ss[x]);
+                cross(l, s, i, c1s[x], w);
+                (cs[x], ls[x], hs[x], ss[x]) = (l.c[i], l.low[i], l.high[i], 0.0);
             }
         }
+        (c, low, high, span) = (cs.into(), ls.into(), hs.into(), ss.into());
     }
+    let (cs, ss) = (c.to_array(), span.to_array());
     for (x, &i) in lanes.iter().enumerate() {
-        (l.c[i], l.span[i]) = (c[x], span[x]);
-        if DELTA && !delta[x].is_zero() {
-            l.delta[i] = s.basis.advance(segment, i, &delta[x]);
-        }
+        (l.c[i], l.span[i]) = (cs[x], ss[x]);
     }
 }
 
@@ -429,7 +532,7 @@ fn gap_bin(l: &mut Induction, s: &Setting, i: usize, k: usize, excess: f64) {
 const ACTIVE_STEP_RATE: f64 = 0.15;
 
 /// Pending time with constant whole indicators.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Run {
     h: f64,
     w: IndicatorWeights,
@@ -510,6 +613,122 @@ pub(super) fn gap_rho(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A synapse with these induction values, moments and NMDA drive.
+    fn synapse(values: Vec<f32>, moments: Vec<f32>, drive: Vec<f32>) -> SynapseTraces {
+        SynapseTraces {
+            tree: crate::pathway::Tree::Basal,
+            rho0: 0,
+            nrrp: 1,
+            dep_ms: 0.0,
+            fac_ms: 0.0,
+            use0: 0.5,
+            use_d: 0.5,
+            use_p: 0.5,
+            g_d_ns: 0.0,
+            g_p_ns: 0.0,
+            rest_excess_mm: 0.0,
+            calib_pre: vec![],
+            calib_post: vec![],
+            induction: values,
+            induction_moment: moments,
+            nmda_drive: drive,
+            end_excess_mm: 0.0,
+            epsp_depressed: vec![],
+            epsp_potentiated: vec![],
+        }
+    }
+
+    #[test]
+    fn the_vector_walk_of_two_synapses_is_the_walk_of_each_bit_for_bit() {
+        use super::super::cache::Timeline;
+        use super::super::gate::Tables;
+        use super::super::grid::Widths;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let bins = 1200;
+        let widths_ms: Vec<f64> = (0..bins).map(|_| rng.gen_range(0.025..4.0)).collect();
+        let mut widths = Widths::default();
+        let grid = Grid::new(
+            &Timeline {
+                widths_ms,
+                gap: vec![false; bins],
+            },
+            &mut widths,
+        );
+        let spikes: Vec<usize> = (0..bins).step_by(23).collect();
+        // Calcium in bursts after each spike, so c* rises through and falls
+        // back below the thresholds; one synapse without NMDA drive.
+        let synapses: Vec<SynapseTraces> = (0..4)
+            .map(|i| {
+                let values: Vec<f32> = (0..bins)
+                    .map(|b| if b % 23 < 6 { rng.gen_range(0.0..4e-3) } else { 0.0 })
+                    .collect();
+                let moments = values.iter().map(|v| v * rng.gen_range(-0.5..0.5)).collect();
+                let drive = if i == 3 {
+                    vec![]
+                } else {
+                    (0..bins).map(|_| rng.gen_range(0.0..1e-2)).collect()
+                };
+                synapse(values, moments, drive)
+            })
+            .collect();
+        let series: Vec<(&[f32], &[f32])> = synapses
+            .iter()
+            .map(|x| (&x.induction[..], &x.induction_moment[..]))
+            .collect();
+        let segments = Segments::new(&grid, &spikes, &series, &Tables::new(&widths));
+        let drives: Vec<&[f32]> = synapses.iter().map(|x| &x.nmda_drive[..]).collect();
+        let basis = DeltaBasis::new(&grid.index, &grid.gap, &segments.starts, &widths.responses, &drives);
+        let tau = 200.0;
+        let decay: Vec<f64> = segments.spans_ms.iter().map(|t| (-t / tau).exp()).collect();
+        let thresholds = [(0.045, 0.055), (0.06, 0.05), (0.04, 0.065), (0.05, 0.058)];
+        for variant in [RuleVariant::Paper, RuleVariant::Exclusive] {
+            let s = Setting {
+                grid: &grid,
+                segments: &segments,
+                synapses: &synapses,
+                dec: &widths.decays(tau),
+                responses: &widths.responses,
+                basis: &basis,
+                tau,
+                decay: &decay,
+                group_decay: &[],
+                thresholds: &thresholds,
+                gammas: (101.5, 216.2),
+                variant,
+                gate: None,
+            };
+            let mut l = Induction::default();
+            l.start(&[0.0; 4], [0.0, 1.0, 0.3, 0.6].into_iter());
+            let mut crossings = 0;
+            for k in 0..segments.spans_ms.len() {
+                if spikes.contains(&segments.starts[k]) {
+                    // A release difference at some synapses' spikes.
+                    for i in 0..3 {
+                        if rng.gen_bool(0.5) {
+                            l.release(i, rng.gen_range(-0.01..0.01));
+                        }
+                    }
+                }
+                (0..4).for_each(|i| l.set_band(i, &s));
+                let pairs = if k % 2 == 0 { [[0, 1], [2, 3]] } else { [[1, 2], [3, 0]] };
+                for pair in pairs {
+                    let mut vector = l.clone();
+                    walk_two(&mut vector, &s, pair, k);
+                    pair.iter().for_each(|&i| walk(&mut l, &s, i, k));
+                    assert_eq!(
+                        format!("{vector:?}"),
+                        format!("{l:?}"),
+                        "segment {k}, synapses {pair:?}"
+                    );
+                }
+                crossings += (0..4).filter(|&i| l.span[i] < s.segments.spans_ms[k]).count();
+                (0..4).for_each(|i| l.close_band(i, &s));
+            }
+            assert!(crossings > 20, "{crossings} segments with crossings");
+        }
+    }
 
     #[test]
     fn gap_closed_form_matches_fine_integration() {
