@@ -58,13 +58,17 @@ fn replay_one_candidate(c: &mut Criterion) {
     let load = std::time::Instant::now();
     let replay = pool.install(|| Replay::new(cache.clone())).unwrap();
     eprintln!("prepared in {:.2} s (one thread)", load.elapsed().as_secs_f64());
+    let nodes = replay.gate_node_bytes() as f64;
+    eprintln!("gate nodes derived when loading: {:.1} MB", nodes / 1e6);
     for (name, r) in [("published", &rule), ("drawn", &drawn)] {
         let (gated, all) = replay.gated_bins(r, cache.identity.variant);
         let share = gated as f64 / all as f64;
+        let left = bytes.rest as f64 + (1.0 - share) * bytes.synapse_induction as f64;
         eprintln!(
-            "{name} parameters: {:.1} % of the induction bins in gated segments; at most {:.1} MB of stored values left to read",
+            "{name} parameters: {:.1} % of the induction bins in gated segments; at most {:.1} MB of stored values left to read, {:.1} MB with the gate nodes",
             100.0 * share,
-            (bytes.rest as f64 + (1.0 - share) * bytes.synapse_induction as f64) / 1e6
+            left / 1e6,
+            (left + nodes) / 1e6
         );
     }
     let cold = std::time::Instant::now();

@@ -357,6 +357,13 @@ impl Replay {
         (s.induction.gated_bins, total)
     }
 
+    /// Bytes of the gates' nodes derived when loading (see `gate`): an
+    /// evaluation reads those of the segments and groups it crosses at
+    /// once, and the bound of every other.
+    pub fn gate_node_bytes(&self) -> usize {
+        self.prepared.iter().map(|p| p.segments.node_bytes()).sum()
+    }
+
     /// The test EPSPs after the induction for the potentiated pattern in
     /// the scratch: the stream of the after phase continues with the
     /// settled Use from rested sites, so only the pattern matters (spike

@@ -317,7 +317,7 @@ fn below(l: &Induction, s: &Setting, i: usize, nodes: &FineNodes, interp: &Inter
 
 /// Whether synapse i's c* stays in its band over fine segment k with these
 /// nodes, with no release difference pending: calcium only adds to c*
-/// (but for the nodes' floor), so c* is at least its start decayed over
+/// (but for the synapse's floor), so c* is at least its start decayed over
 /// the whole segment, and at most its start plus the bound. The margin of
 /// 1e-12 covers the rounding of the walk's decays.
 #[inline(always)]
@@ -325,7 +325,7 @@ fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, nodes: &FineNodes
     let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
     l.delta[i].is_zero()
         && c >= 0.0
-        && c * s.decay[k] * (1.0 - 1e-12) + f64::from(nodes.floor) > low
+        && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i) > low
         && c + f64::from(nodes.bound[interp.above]) <= high
 }
 
