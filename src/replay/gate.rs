@@ -110,23 +110,48 @@ impl Tables {
     }
 }
 
-/// One synapse's calcium over a run of fine bins, at each node.
+/// One synapse's calcium over a run of fine bins, at each node: c*
+/// contributed at the run's end, from c* = 0 at its start.
 #[derive(Debug, Clone)]
 pub(super) struct FineNodes {
-    /// c* contributed at the run's end, from c* = 0 at its start.
     pub(super) end: [f64; NODES],
-    /// Upper bound of that contribution anywhere in the run (rounded up).
-    pub(super) bound: [f32; NODES],
 }
 
-impl FineNodes {
-    fn new(grid: &Grid, tables: &Tables, values: &[f32], moments: &[f32], run: Range<usize>) -> FineNodes {
-        let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
-        for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
-            end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
-            bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run.clone()));
+/// A run's `FineNodes` and, at each node, an upper bound of its
+/// contribution anywhere in the run (rounded up).
+fn fine_nodes(
+    grid: &Grid,
+    tables: &Tables,
+    (values, moments): (&[f32], &[f32]),
+    run: Range<usize>,
+) -> (FineNodes, [f32; NODES]) {
+    let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
+    for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
+        end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
+        bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run.clone()));
+    }
+    (FineNodes { end }, bound)
+}
+
+/// Bounds of runs (segments or groups, each per synapse), stored node by
+/// node: a candidate reads the bounds of one node only, so those of a
+/// segment's synapses share a cache line.
+#[derive(Debug, Clone)]
+struct Bounds {
+    runs: usize,
+    values: Vec<f32>,
+}
+
+impl Bounds {
+    fn new(per_run: &[[f32; NODES]]) -> Bounds {
+        Bounds {
+            runs: per_run.len(),
+            values: (0..NODES).flat_map(|n| per_run.iter().map(move |b| b[n])).collect(),
         }
-        FineNodes { end, bound }
+    }
+
+    fn at(&self, node: usize, run: usize) -> f64 {
+        f64::from(self.values[node * self.runs + run])
     }
 }
 
@@ -182,12 +207,15 @@ pub(super) struct Segments {
     /// Per segment, per synapse: the synapses of a connection are
     /// advanced together, segment by segment.
     nodes: Vec<SegmentNodes>,
+    /// The fine segments' bounds (those of gaps are infinite).
+    bounds: Bounds,
     /// Groups of two or more segments, and per segment the group it
     /// starts.
     pub(super) groups: Vec<Group>,
     group_at: Vec<Option<u32>>,
     /// Per group, per synapse.
     group_nodes: Vec<FineNodes>,
+    group_bounds: Bounds,
     /// Per synapse, a lower bound of the contribution to c* anywhere in
     /// any of its fine segments, for every τ* of the box (≤ 0): calcium
     /// integrals are non-negative but for rounding.
@@ -217,34 +245,34 @@ impl Segments {
             .map(|w| grid.width_ms[w[0]..w[1]].iter().sum())
             .collect();
         let calcium_decay = spans_ms.iter().map(|t| (-t / CAI_TAU_MS).exp()).collect();
-        let nodes = starts
+        let (nodes, bounds): (Vec<SegmentNodes>, Vec<[f32; NODES]>) = starts
             .windows(2)
             .flat_map(|w| {
-                synapses.iter().map(move |&(values, moments)| {
+                synapses.iter().map(move |&series| {
                     if grid.gap[w[0]] {
-                        SegmentNodes::Gap {
-                            excess_mm: f64::from(values[w[0]]),
-                        }
+                        let excess_mm = f64::from(series.0[w[0]]);
+                        (SegmentNodes::Gap { excess_mm }, [f32::INFINITY; NODES])
                     } else {
-                        SegmentNodes::Fine(FineNodes::new(grid, tables, values, moments, w[0]..w[1]))
+                        let (nodes, bound) = fine_nodes(grid, tables, series, w[0]..w[1]);
+                        (SegmentNodes::Fine(nodes), bound)
                     }
                 })
             })
-            .collect();
+            .unzip();
         let groups = groups(grid, &starts, &spans_ms);
         let mut group_at = vec![None; spans_ms.len()];
         for (g, group) in groups.iter().enumerate() {
             group_at[group.first] = Some(g as u32);
         }
-        let group_nodes = groups
+        let (group_nodes, group_bounds): (Vec<FineNodes>, Vec<[f32; NODES]>) = groups
             .iter()
             .flat_map(|g| {
                 let run = starts[g.first]..starts[g.end];
                 synapses
                     .iter()
-                    .map(move |&(values, moments)| FineNodes::new(grid, tables, values, moments, run.clone()))
+                    .map(move |&series| fine_nodes(grid, tables, series, run.clone()))
             })
-            .collect();
+            .unzip();
         let fine: Vec<Range<usize>> = starts
             .windows(2)
             .filter(|w| !grid.gap[w[0]])
@@ -263,9 +291,11 @@ impl Segments {
             spans_ms,
             calcium_decay,
             nodes,
+            bounds: Bounds::new(&bounds),
             groups,
             group_at,
             group_nodes,
+            group_bounds: Bounds::new(&group_bounds),
             floors,
             synapses: synapses.len(),
         }
@@ -281,9 +311,27 @@ impl Segments {
         &self.group_nodes[g * self.synapses + i]
     }
 
+    /// The bound of synapse i over group g at a node.
+    pub(super) fn group_bound(&self, i: usize, g: usize, node: usize) -> f64 {
+        self.group_bounds.at(node, g * self.synapses + i)
+    }
+
     /// What synapse i's calcium does over segment k.
     pub(super) fn nodes(&self, i: usize, k: usize) -> &SegmentNodes {
         &self.nodes[k * self.synapses + i]
+    }
+
+    /// Synapse i's nodes over fine segment k.
+    pub(super) fn fine_nodes(&self, i: usize, k: usize) -> &FineNodes {
+        match self.nodes(i, k) {
+            SegmentNodes::Fine(nodes) => nodes,
+            SegmentNodes::Gap { .. } => unreachable!("segment {k} is a gap"),
+        }
+    }
+
+    /// The bound of synapse i over segment k at a node (infinite for a gap).
+    pub(super) fn bound(&self, i: usize, k: usize, node: usize) -> f64 {
+        self.bounds.at(node, k * self.synapses + i)
     }
 
     /// Synapse i's floor (see `Segments::floors`).
@@ -293,7 +341,10 @@ impl Segments {
 
     /// Bytes of the nodes of every segment and group, all synapses.
     pub(super) fn node_bytes(&self) -> usize {
-        std::mem::size_of_val(&self.nodes[..]) + std::mem::size_of_val(&self.group_nodes[..])
+        std::mem::size_of_val(&self.nodes[..])
+            + std::mem::size_of_val(&self.group_nodes[..])
+            + std::mem::size_of_val(&self.bounds.values[..])
+            + std::mem::size_of_val(&self.group_bounds.values[..])
     }
 }
 
@@ -526,7 +577,10 @@ mod tests {
                     assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
                     assert_eq!(*excess_mm, f64::from(values[w[0]]));
                 }
-                SegmentNodes::Fine(nodes) => runs.push((w[0]..w[1], nodes, 1e-11, true)),
+                SegmentNodes::Fine(nodes) => {
+                    let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, n));
+                    runs.push((w[0]..w[1], nodes, bounds, 1e-11, true));
+                }
             }
         }
         assert!(segments.groups.len() >= 4, "{} groups", segments.groups.len());
@@ -537,23 +591,21 @@ mod tests {
             assert_eq!(group.bins, run.len());
             let span: f64 = segments.spans_ms[group.first..group.end].iter().sum();
             assert!((span - group.span_ms).abs() < 1e-9);
-            let (nodes, SegmentNodes::Fine(first)) = (segments.group_nodes(0, g), segments.nodes(0, group.first))
-            else {
-                panic!("a group starts with a fine segment");
-            };
+            assert!(matches!(segments.nodes(0, group.first), SegmentNodes::Fine(_)));
+            let bounds: [f64; NODES] = std::array::from_fn(|n| segments.group_bound(0, g, n));
             // Replay checks a group only for a synapse its first segment gates.
-            assert!(nodes.bound.iter().zip(&first.bound).all(|(g, f)| g >= f));
-            runs.push((run, nodes, 1e-10, false));
+            assert!((0..NODES).all(|n| bounds[n] >= segments.bound(0, group.first, n)));
+            runs.push((run, segments.group_nodes(0, g), bounds, 1e-10, false));
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let (mut tightest, mut below_zero): (f64, usize) = (0.0, 0);
         for _ in 0..40 {
             let tau = rng.gen_range(150.0..=350.0);
             let ip = Interp::at(tau).unwrap();
-            for (run, nodes, tolerance, segment) in &runs {
+            for (run, nodes, bounds, tolerance, segment) in &runs {
                 assert!(!grid.gap[run.clone()].contains(&true));
                 let (bottom, top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
-                let bound = f64::from(nodes.bound[ip.above]);
+                let bound = bounds[ip.above];
                 assert!(
                     top <= bound,
                     "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"

@@ -8,7 +8,7 @@
 
 use super::cache::SynapseTraces;
 use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
-use super::gate::{FineNodes, Interp, SegmentNodes, Segments};
+use super::gate::{Interp, SegmentNodes, Segments, NODES};
 use super::grid::Grid;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
 use wide::f64x2;
@@ -270,13 +270,12 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         if l.steady_past(i, k) {
             continue;
         }
-        let SegmentNodes::Fine(nodes) = s.segments.nodes(i, k) else {
-            unreachable!("fine bins are a fine segment for every synapse");
-        };
-        let Some(interp) = s.gate.as_ref().filter(|ip| below(l, s, i, nodes, ip)) else {
+        // The nodes are read only for a synapse crossed at once.
+        let gate = s.gate.as_ref().map(|ip| (ip, s.segments.bound(i, k, ip.above)));
+        let Some((interp, _)) = gate.filter(|&(_, bound)| below(l, s, i, bound)) else {
             l.set_band(i, s);
-            match s.gate.as_ref().filter(|ip| within_band(l, s, i, k, nodes, ip)) {
-                Some(ip) => cross_band_at_once(l, s, i, k, nodes, ip),
+            match gate.filter(|&(_, bound)| within_band(l, s, i, k, bound)) {
+                Some((ip, _)) => cross_band_at_once(l, s, i, k, ip),
                 None => followed.push(i),
             }
             continue;
@@ -284,15 +283,17 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         // A group's bound is at least its first segment's: only a synapse
         // gated there can be gated over the group.
         if let Some(g) = group.filter(|_| l.steady(i)) {
-            let (run, nodes) = (&s.segments.groups[g], s.segments.group_nodes(i, g));
-            if below(l, s, i, nodes, interp) {
-                cross_at_once(l, s, i, nodes, interp, (run.bins, run.span_ms, s.group_decay[g]));
+            let run = &s.segments.groups[g];
+            if below(l, s, i, s.segments.group_bound(i, g, interp.above)) {
+                let end = &s.segments.group_nodes(i, g).end;
+                cross_at_once(l, s, i, end, interp, (run.bins, run.span_ms, s.group_decay[g]));
                 l.ahead[i] = run.end;
                 continue;
             }
         }
         let bins = s.segments.starts[k + 1] - s.segments.starts[k];
-        cross_at_once(l, s, i, nodes, interp, (bins, s.segments.spans_ms[k], s.decay[k]));
+        let end = &s.segments.fine_nodes(i, k).end;
+        cross_at_once(l, s, i, end, interp, (bins, s.segments.spans_ms[k], s.decay[k]));
     }
     let mut pairs = followed.chunks_exact(2);
     for p in &mut pairs {
@@ -308,52 +309,51 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 }
 
 /// Whether synapse i's c* cannot reach either threshold over fine bins
-/// with these nodes, with no release difference pending.
+/// whose contribution is at most `bound`, with no release difference
+/// pending.
 #[inline(always)]
-fn below(l: &Induction, s: &Setting, i: usize, nodes: &FineNodes, interp: &Interp) -> bool {
+fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
     let (td, tp) = s.thresholds[i];
-    l.delta[i].is_zero() && l.c[i].max(0.0) + f64::from(nodes.bound[interp.above]) <= td.min(tp)
+    l.delta[i].is_zero() && l.c[i].max(0.0) + bound <= td.min(tp)
 }
 
-/// Whether synapse i's c* stays in its band over fine segment k with these
-/// nodes, with no release difference pending: calcium only adds to c*
+/// Whether synapse i's c* stays in its band over fine segment k, whose
+/// contribution is at most `bound`, with no release difference pending:
+/// calcium only adds to c*
 /// (but for the synapse's floor), so c* is at least its start decayed over
 /// the whole segment, and at most its start plus the bound. The margin of
 /// 1e-12 covers the rounding of the walk's decays.
 #[inline(always)]
-fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, nodes: &FineNodes, interp: &Interp) -> bool {
+fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, bound: f64) -> bool {
     let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
-    l.delta[i].is_zero()
-        && c >= 0.0
-        && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i) > low
-        && c + f64::from(nodes.bound[interp.above]) <= high
+    l.delta[i].is_zero() && c >= 0.0 && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i) > low && c + bound <= high
 }
 
 /// Crosses fine segment k of synapse i at once, c* in its band throughout
 /// (see `within_band`): ρ integrates with the band's indicators, as the
 /// walk would between crossings.
-fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, nodes: &FineNodes, interp: &Interp) {
+fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, interp: &Interp) {
     l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
     l.span[i] = s.segments.spans_ms[k];
     l.close_band(i, s);
-    l.c[i] = s.decay[k] * l.c[i] + interp.value(&nodes.end);
+    l.c[i] = s.decay[k] * l.c[i] + interp.value(&s.segments.fine_nodes(i, k).end);
 }
 
 /// Crosses fine bins of synapse i at once (see `below`); ρ only relaxes.
-/// `nodes` are the synapse's over the bins, then their number, length
-/// (ms) and exp(−T/τ*).
+/// `end` is the synapse's contribution at the bins' end at each node, then
+/// come their number, length (ms) and exp(−T/τ*).
 #[inline(always)]
 fn cross_at_once(
     l: &mut Induction,
     s: &Setting,
     i: usize,
-    nodes: &FineNodes,
+    end: &[f64; NODES],
     interp: &Interp,
     (bins, span, decay): (usize, f64, f64),
 ) {
     l.gated_bins += bins;
     l.rho[i] = l.run[i].add(l.rho[i], span, IndicatorWeights::default(), s.gammas);
-    l.c[i] = decay * l.c[i] + interp.value(&nodes.end);
+    l.c[i] = decay * l.c[i] + interp.value(end);
 }
 
 /// Steps synapse i through the bins of fine segment k. A synapse whose c*
