@@ -3,7 +3,7 @@
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
 use super::drift::{BinResponse, DeltaBasis, InductionDraws, Releases, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
-use super::grid::{Grid, Widths};
+use super::grid::{BinKind, Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_peak, gap_rho, Induction};
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
@@ -237,7 +237,7 @@ impl Replay {
         for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
             let ex = syn.rest_excess_mm;
             let peak = |grid: &Grid, values: &[f32], w: &PeakWindow| match &interp {
-                Some(ip) => window_peak(grid, dec, values, ex, tau, w, ip.value(&w.start)),
+                Some(ip) => window_peak(dec, ex, tau, w, ip.value(&w.start)),
                 None => peak_cstar(grid, dec, values, ex, tau, 0..values.len(), 0.0).0,
             };
             let c_pre = peak(&prep.calib_pre, &syn.calib_pre, &windows[0]);
@@ -491,7 +491,7 @@ pub(super) fn peak_cstar(
     let (mut peak, mut at) = (0.0f64, bins.start);
     for b in bins {
         let before = peak;
-        (c, peak) = calibration_bin(grid, dec, values[b], ex, tau, b, c, peak);
+        (c, peak) = calibration_bin(dec, values[b], grid.kind(b), ex, tau, c, peak);
         if peak > before {
             at = b;
         }
@@ -504,50 +504,36 @@ pub(super) fn peak_cstar(
 /// of its step, at most τ*·(the bin's largest calcium excess) (for a fine
 /// bin V·h/(1 − e) = V/(2·sinh(w/2τ*)) ≤ τ*·V/w), so c* at or above
 /// τ*·`excess_after` of the bins left stays at or below its value there.
-pub(super) fn window_peak(
-    grid: &Grid,
-    dec: &[(f64, f64)],
-    values: &[f32],
-    ex: f64,
-    tau: f64,
-    window: &PeakWindow,
-    c0: f64,
-) -> f64 {
+pub(super) fn window_peak(dec: &[(f64, f64)], ex: f64, tau: f64, window: &PeakWindow, c0: f64) -> f64 {
+    debug_assert_eq!(window.steps.len(), window.bins.len());
     let mut c = c0;
     let mut peak = 0.0f64;
-    for (b, &excess) in window.bins.clone().zip(&window.excess_after) {
+    for (k, step) in window.steps.iter().enumerate() {
         // c0 itself is not a sample.
-        if b > window.bins.start && c >= tau * excess {
+        if k > 0 && c >= tau * step.excess_after {
             break;
         }
-        (c, peak) = calibration_bin(grid, dec, values[b], ex, tau, b, c, peak);
+        (c, peak) = calibration_bin(dec, step.value, step.kind, ex, tau, c, peak);
     }
     peak
 }
 
-/// c* after calibration bin b (value v) from c, and the peak so far with
+/// c* after a calibration bin of value v from c, and the peak so far with
 /// the bin's samples.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn calibration_bin(
-    grid: &Grid,
-    dec: &[(f64, f64)],
-    v: f32,
-    ex: f64,
-    tau: f64,
-    b: usize,
-    c: f64,
-    mut peak: f64,
-) -> (f64, f64) {
-    let c = if grid.gap[b] {
-        let (r, w) = (f64::from(v), grid.width_ms[b]);
-        if gap_bound(c, r, ex, tau) > peak {
-            peak = peak.max(gap_peak(c, r, ex, tau, w));
+fn calibration_bin(dec: &[(f64, f64)], v: f32, kind: BinKind, ex: f64, tau: f64, c: f64, mut peak: f64) -> (f64, f64) {
+    let c = match kind {
+        BinKind::Quiet(w) => {
+            let r = f64::from(v);
+            if gap_bound(c, r, ex, tau) > peak {
+                peak = peak.max(gap_peak(c, r, ex, tau, w));
+            }
+            gap_cstar(c, r, ex, tau, w)
         }
-        gap_cstar(c, r, ex, tau, w)
-    } else {
-        let (e, h) = dec[grid.index[b] as usize];
-        c * e + f64::from(v) * h
+        BinKind::Fine(j) => {
+            let (e, h) = dec[j as usize];
+            c * e + f64::from(v) * h
+        }
     };
     (c, peak.max(c))
 }
@@ -736,6 +722,7 @@ fn prepare(
                     values.len(),
                     tables,
                     |tau, dec, bins| peak_cstar(grid, dec, values, ex, tau, bins, 0.0),
+                    |b| (values[b], grid.kind(b)),
                     |b| calibration_excess(grid, values[b], ex, b),
                 )
             })
@@ -802,6 +789,7 @@ mod tests {
             values.len(),
             &tables,
             |tau, dec, bins| peak_cstar(&grid, dec, &values, ex, tau, bins, 0.0),
+            |b| (values[b], grid.kind(b)),
             |b| calibration_excess(&grid, values[b], ex, b),
         );
         let bins = window.bins.clone();
@@ -812,11 +800,11 @@ mod tests {
             let dec = widths.decays(tau);
             let c0 = peak_cstar(&grid, &dec, &values, ex, tau, 0..bins.start, 0.0).2;
             let full = peak_cstar(&grid, &dec, &values, ex, tau, bins.clone(), c0).0;
-            let got = window_peak(&grid, &dec, &values, ex, tau, &window, c0);
+            let got = window_peak(&dec, ex, tau, &window, c0);
             assert!((got - full).abs() <= 1e-12 * full, "τ* {tau}: {got} vs {full}");
             let settles = |b: usize| {
                 let c = peak_cstar(&grid, &dec, &values, ex, tau, bins.start..b, c0).2;
-                c >= tau * window.excess_after[b - bins.start]
+                c >= tau * window.steps[b - bins.start].excess_after
             };
             stopped_early += usize::from((bins.start + 1..bins.end).any(settles));
         }

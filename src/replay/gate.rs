@@ -14,7 +14,7 @@
 //! and which nothing at the group's spikes can change, crosses the whole
 //! group at once.
 
-use super::grid::{Grid, Widths};
+use super::grid::{BinKind, Grid, Widths};
 use crate::synapse::{CAI_TAU_MS, PARAM_BOUNDS};
 use std::ops::Range;
 
@@ -439,10 +439,20 @@ fn round_up(x: f64) -> f32 {
 pub(super) struct PeakWindow {
     pub(super) bins: Range<usize>,
     pub(super) start: [f64; NODES],
-    /// Per bin of the window, the largest calcium excess (mM) in it or
-    /// after it in the window: c* above τ*·that cannot rise in the rest
-    /// of the window (see `eval::window_peak`).
-    pub(super) excess_after: Vec<f64>,
+    /// The window's bins, copied from the grid and the synapse's values
+    /// so that a candidate's search reads one array.
+    pub(super) steps: Vec<WindowStep>,
+}
+
+/// A bin of a peak's window.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WindowStep {
+    pub(super) value: f32,
+    pub(super) kind: BinKind,
+    /// The largest calcium excess (mM) in this bin or after it in the
+    /// window: c* above τ*·that cannot rise in the rest of the window
+    /// (see `eval::window_peak`).
+    pub(super) excess_after: f64,
 }
 
 /// τ* samples (even in u) that locate a calibration peak's window.
@@ -453,12 +463,13 @@ const PEAK_MARGIN: usize = 2;
 
 impl PeakWindow {
     /// `pass(τ*, decays, bins)` runs c* over calibration bins from c* = 0
-    /// at the first: (peak, bin of the peak, c* at the end); `excess(b)` is
-    /// the largest calcium excess in bin b.
+    /// at the first: (peak, bin of the peak, c* at the end); `bin(b)` is
+    /// bin b's value and kind, and `excess(b)` its largest calcium excess.
     pub(super) fn new(
         len: usize,
         tables: &Tables,
         pass: impl Fn(f64, &[(f64, f64)], Range<usize>) -> (f64, usize, f64),
+        bin: impl Fn(usize) -> (f32, BinKind),
         excess: impl Fn(usize) -> f64,
     ) -> PeakWindow {
         let (mut lo, mut hi) = (usize::MAX, 0);
@@ -472,20 +483,21 @@ impl PeakWindow {
             let (tau, dec) = &tables.nodes[k];
             pass(*tau, dec, 0..bins.start).2
         });
-        let mut excess_after: Vec<f64> = bins
+        let mut steps: Vec<WindowStep> = bins
             .clone()
             .rev()
             .scan(f64::NEG_INFINITY, |top, b| {
                 *top = top.max(excess(b));
-                Some(*top)
+                let (value, kind) = bin(b);
+                Some(WindowStep {
+                    value,
+                    kind,
+                    excess_after: *top,
+                })
             })
             .collect();
-        excess_after.reverse();
-        PeakWindow {
-            bins,
-            start,
-            excess_after,
-        }
+        steps.reverse();
+        PeakWindow { bins, start, steps }
     }
 }
 

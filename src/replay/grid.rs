@@ -45,7 +45,23 @@ pub(super) struct Grid {
     ends: Vec<f64>,
 }
 
+/// A bin as c* reads it: a fine bin's place among the cache's widths, or
+/// a quiet stretch's length (ms), crossed in closed form.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BinKind {
+    Fine(u32),
+    Quiet(f64),
+}
+
 impl Grid {
+    pub(super) fn kind(&self, b: usize) -> BinKind {
+        if self.gap[b] {
+            BinKind::Quiet(self.width_ms[b])
+        } else {
+            BinKind::Fine(self.index[b])
+        }
+    }
+
     pub(super) fn new(t: &Timeline, widths: &mut Widths) -> Grid {
         let ends = t
             .widths_ms
