@@ -155,16 +155,6 @@ impl Bounds {
     }
 }
 
-/// What one synapse's calcium does over one segment.
-#[derive(Debug, Clone)]
-pub(super) enum SegmentNodes {
-    /// Fine bins.
-    Fine(FineNodes),
-    /// A gap: its calcium excess at the start (mM), the one value its
-    /// closed form reads, kept here so that crossing it touches no bin.
-    Gap { excess_mm: f64 },
-}
-
 /// Consecutive fine segments between gaps: a synapse whose c* cannot
 /// reach a threshold in any of them, and whose releases cannot differ
 /// from the recording's at the spikes among them, crosses them all at
@@ -204,9 +194,17 @@ pub(super) struct Segments {
     pub(super) spans_ms: Vec<f64>,
     /// exp(−T/τ_Ca) of each segment, for the closed form across gaps.
     pub(super) calcium_decay: Vec<f64>,
-    /// Per segment, per synapse: the synapses of a connection are
+    /// Whether each segment is a gap, and its place among the fine
+    /// segments or among the gaps.
+    gap: Vec<bool>,
+    rank: Vec<u32>,
+    /// Per fine segment, per synapse: the synapses of a connection are
     /// advanced together, segment by segment.
-    nodes: Vec<SegmentNodes>,
+    nodes: Vec<FineNodes>,
+    /// Per gap, per synapse: the calcium excess at its start (mM), the one
+    /// value its closed form reads, kept here so that crossing it touches
+    /// no bin.
+    gap_excess: Vec<f64>,
     /// The fine segments' bounds (those of gaps are infinite).
     bounds: Bounds,
     /// Groups of two or more segments, and per segment the group it
@@ -245,20 +243,27 @@ impl Segments {
             .map(|w| grid.width_ms[w[0]..w[1]].iter().sum())
             .collect();
         let calcium_decay = spans_ms.iter().map(|t| (-t / CAI_TAU_MS).exp()).collect();
-        let (nodes, bounds): (Vec<SegmentNodes>, Vec<[f32; NODES]>) = starts
-            .windows(2)
-            .flat_map(|w| {
-                synapses.iter().map(move |&series| {
-                    if grid.gap[w[0]] {
-                        let excess_mm = f64::from(series.0[w[0]]);
-                        (SegmentNodes::Gap { excess_mm }, [f32::INFINITY; NODES])
-                    } else {
-                        let (nodes, bound) = fine_nodes(grid, tables, series, w[0]..w[1]);
-                        (SegmentNodes::Fine(nodes), bound)
-                    }
-                })
+        let gap: Vec<bool> = starts[..starts.len() - 1].iter().map(|&b| grid.gap[b]).collect();
+        let rank = gap
+            .iter()
+            .scan([0u32; 2], |seen, &g| {
+                seen[usize::from(g)] += 1;
+                Some(seen[usize::from(g)] - 1)
             })
-            .unzip();
+            .collect();
+        let (mut nodes, mut gap_excess, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
+        for (w, &is_gap) in starts.windows(2).zip(&gap) {
+            for &series in synapses {
+                if is_gap {
+                    gap_excess.push(f64::from(series.0[w[0]]));
+                    bounds.push([f32::INFINITY; NODES]);
+                } else {
+                    let (fine, bound) = fine_nodes(grid, tables, series, w[0]..w[1]);
+                    nodes.push(fine);
+                    bounds.push(bound);
+                }
+            }
+        }
         let groups = groups(grid, &starts, &spans_ms);
         let mut group_at = vec![None; spans_ms.len()];
         for (g, group) in groups.iter().enumerate() {
@@ -290,7 +295,10 @@ impl Segments {
             starts,
             spans_ms,
             calcium_decay,
+            gap,
+            rank,
             nodes,
+            gap_excess,
             bounds: Bounds::new(&bounds),
             groups,
             group_at,
@@ -316,17 +324,21 @@ impl Segments {
         self.group_bounds.at(node, g * self.synapses + i)
     }
 
-    /// What synapse i's calcium does over segment k.
-    pub(super) fn nodes(&self, i: usize, k: usize) -> &SegmentNodes {
-        &self.nodes[k * self.synapses + i]
+    /// Whether segment k is a gap.
+    pub(super) fn is_gap(&self, k: usize) -> bool {
+        self.gap[k]
     }
 
     /// Synapse i's nodes over fine segment k.
     pub(super) fn fine_nodes(&self, i: usize, k: usize) -> &FineNodes {
-        match self.nodes(i, k) {
-            SegmentNodes::Fine(nodes) => nodes,
-            SegmentNodes::Gap { .. } => unreachable!("segment {k} is a gap"),
-        }
+        debug_assert!(!self.gap[k], "segment {k} is a gap");
+        &self.nodes[self.rank[k] as usize * self.synapses + i]
+    }
+
+    /// Synapse i's calcium excess (mM) at the start of gap k.
+    pub(super) fn gap_excess(&self, i: usize, k: usize) -> f64 {
+        debug_assert!(self.gap[k], "segment {k} is fine");
+        self.gap_excess[self.rank[k] as usize * self.synapses + i]
     }
 
     /// The bound of synapse i over segment k at a node (infinite for a gap).
@@ -342,6 +354,7 @@ impl Segments {
     /// Bytes of the nodes of every segment and group, all synapses.
     pub(super) fn node_bytes(&self) -> usize {
         std::mem::size_of_val(&self.nodes[..])
+            + std::mem::size_of_val(&self.gap_excess[..])
             + std::mem::size_of_val(&self.group_nodes[..])
             + std::mem::size_of_val(&self.bounds.values[..])
             + std::mem::size_of_val(&self.group_bounds.values[..])
@@ -584,15 +597,13 @@ mod tests {
         assert!(segments.starts.len() > 10 && spikes.iter().all(|s| segments.starts.contains(s)));
         let mut runs = Vec::new();
         for (k, w) in segments.starts.windows(2).enumerate() {
-            match segments.nodes(0, k) {
-                SegmentNodes::Gap { excess_mm } => {
-                    assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
-                    assert_eq!(*excess_mm, f64::from(values[w[0]]));
-                }
-                SegmentNodes::Fine(nodes) => {
-                    let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, n));
-                    runs.push((w[0]..w[1], nodes, bounds, 1e-11, true));
-                }
+            assert_eq!(segments.is_gap(k), grid.gap[w[0]]);
+            if segments.is_gap(k) {
+                assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
+                assert_eq!(segments.gap_excess(0, k), f64::from(values[w[0]]));
+            } else {
+                let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, n));
+                runs.push((w[0]..w[1], segments.fine_nodes(0, k), bounds, 1e-11, true));
             }
         }
         assert!(segments.groups.len() >= 4, "{} groups", segments.groups.len());
@@ -603,7 +614,7 @@ mod tests {
             assert_eq!(group.bins, run.len());
             let span: f64 = segments.spans_ms[group.first..group.end].iter().sum();
             assert!((span - group.span_ms).abs() < 1e-9);
-            assert!(matches!(segments.nodes(0, group.first), SegmentNodes::Fine(_)));
+            assert!(!segments.is_gap(group.first));
             let bounds: [f64; NODES] = std::array::from_fn(|n| segments.group_bound(0, g, n));
             // Replay checks a group only for a synapse its first segment gates.
             assert!((0..NODES).all(|n| bounds[n] >= segments.bound(0, group.first, n)));

@@ -8,7 +8,7 @@
 
 use super::cache::SynapseTraces;
 use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
-use super::gate::{Interp, SegmentNodes, Segments, NODES};
+use super::gate::{Interp, Segments, NODES};
 use super::grid::Grid;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
 use wide::f64x2;
@@ -245,12 +245,9 @@ pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: u
     let starts = &s.segments.starts;
     while starts[*segment] < to {
         let k = *segment;
-        if s.grid.gap[starts[k]] {
+        if s.segments.is_gap(k) {
             for i in 0..s.synapses.len() {
-                let SegmentNodes::Gap { excess_mm } = *s.segments.nodes(i, k) else {
-                    unreachable!("a gap is a gap segment for every synapse");
-                };
-                gap_bin(l, s, i, k, excess_mm);
+                gap_bin(l, s, i, k, s.segments.gap_excess(i, k));
             }
         } else {
             fine_segment(l, s, k);
