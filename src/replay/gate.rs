@@ -280,8 +280,9 @@ impl Segments {
             .unzip();
         let fine: Vec<Range<usize>> = starts
             .windows(2)
-            .filter(|w| !grid.gap[w[0]])
-            .map(|w| w[0]..w[1])
+            .zip(&gap)
+            .filter(|&(_, &is_gap)| !is_gap)
+            .map(|(w, _)| w[0]..w[1])
             .collect();
         let floors = synapses
             .iter()

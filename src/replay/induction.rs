@@ -316,10 +316,10 @@ fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
 
 /// Whether synapse i's c* stays in its band over fine segment k, whose
 /// contribution is at most `bound`, with no release difference pending:
-/// calcium only adds to c*
-/// (but for the synapse's floor), so c* is at least its start decayed over
-/// the whole segment, and at most its start plus the bound. The margin of
-/// 1e-12 covers the rounding of the walk's decays.
+/// calcium only adds to c* (but for the synapse's floor), so c* is at
+/// least its start decayed over the whole segment, and at most its start
+/// plus the bound. The margin of 1e-12 covers the rounding of the walk's
+/// decays.
 #[inline(always)]
 fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, bound: f64) -> bool {
     let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
