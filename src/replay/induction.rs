@@ -389,9 +389,8 @@ fn walk_one<const DELTA: bool>(l: &mut Induction, s: &Setting, i: usize, segment
             span += width[k];
             continue;
         }
-        (l.c[i], l.span[i]) = (c, span);
-        cross(l, s, i, c1, width[k]);
-        (c, low, high, span) = (l.c[i], l.low[i], l.high[i], 0.0);
+        (c, low, high) = cross(l, s, i, (c, span), c1, width[k]);
+        span = 0.0;
     }
     (l.c[i], l.span[i]) = (c, span);
 }
@@ -468,10 +467,8 @@ fn walk_pair<const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; 2
                 cs[x] = c1s[x];
                 ss[x] += w;
             } else {
-                let i = lanes[x];
-                (l.c[i], l.span[i]) = (cs[x], ss[x]);
-                cross(l, s, i, c1s[x], w);
-                (cs[x], ls[x], hs[x], ss[x]) = (l.c[i], l.low[i], l.high[i], 0.0);
+                (cs[x], ls[x], hs[x]) = cross(l, s, lanes[x], (cs[x], ss[x]), c1s[x], w);
+                ss[x] = 0.0;
             }
         }
         (c, low, high, span) = (cs.into(), ls.into(), hs.into(), ss.into());
@@ -482,11 +479,13 @@ fn walk_pair<const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; 2
     }
 }
 
-/// Synapse i leaves its band within a bin of width w, ending it at c1.
-fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
+/// Synapse i, at c* = c0 after `span` ms in its band, leaves the band
+/// within a bin of width w, ending it at c1: returns c* and the edges of
+/// its new band, where its time starts again from 0.
+fn cross(l: &mut Induction, s: &Setting, i: usize, (c0, span): (f64, f64), c1: f64, w: f64) -> (f64, f64, f64) {
+    (l.c[i], l.span[i]) = (c0, span);
     l.close_band(i, s);
     let (td, tp) = s.thresholds[i];
-    let c0 = l.c[i];
     let weights = if c0.max(c1) <= td.min(tp) {
         IndicatorWeights::default()
     } else {
@@ -495,6 +494,7 @@ fn cross(l: &mut Induction, s: &Setting, i: usize, c1: f64, w: f64) {
     l.rho[i] = l.run[i].add(l.rho[i], w, weights, s.gammas);
     l.c[i] = c1;
     l.set_band(i, s);
+    (c1, l.low[i], l.high[i])
 }
 
 /// A quiet stretch (segment k) of synapse i with recorded calcium excess
