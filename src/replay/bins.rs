@@ -96,8 +96,9 @@ pub(super) struct Coarse {
 /// width w, c* gains ∫(cai − cai₀)·exp(−(w − s)/τ*) ds, which the integral V
 /// and first moment M give as exp(−w/2τ*)·(V + M/τ*) to within
 /// V·w²/8τ*² (2e-3 of V at w = 32 ms, τ* = 250 ms). Within a bin replay
-/// interpolates c* linearly, so a run of fine bins is merged only while,
-/// for every synapse, the running integral departs from a straight ramp by
+/// takes calcium as linear (from V and M) to find where c* crosses a
+/// threshold, so a run of fine bins is merged only while, for every
+/// synapse, the running integral departs from a straight ramp by
 /// at most `induction_ramp_tolerance` of that synapse's `scale` (its
 /// calcium integral over a single presynaptic spike's transient), and while
 /// the bin stays within `induction_max_bin_ms`. Gaps stay as they are and

@@ -29,8 +29,13 @@ impl IndicatorWeights {
     /// Indicators averaged over a step in which c* moves linearly from c0
     /// to c1: a crossing inside the step counts for the part above.
     pub fn over_step(c0: f64, c1: f64, theta_d: f64, theta_p: f64, variant: RuleVariant) -> Self {
-        let above_d = fraction_above(c0, c1, theta_d);
-        let above_p = fraction_above(c0, c1, theta_p);
+        let above = (fraction_above(c0, c1, theta_d), fraction_above(c0, c1, theta_p));
+        Self::from_fractions(above, theta_d, theta_p, variant)
+    }
+
+    /// Indicators given the fractions of a step during which c* is above
+    /// θd and above θp.
+    pub fn from_fractions((above_d, above_p): (f64, f64), theta_d: f64, theta_p: f64, variant: RuleVariant) -> Self {
         let depression = match variant {
             RuleVariant::Paper => above_d,
             // {θd < c ≤ θp} is {c > θd} less {c > θp} when θp ≥ θd, else empty.
