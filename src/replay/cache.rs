@@ -45,7 +45,7 @@ impl Default for TraceSettings {
             waveform_dt_ms: 0.025,
             epsp_window_ms: 100.0,
             induction_max_bin_ms: 32.0,
-            induction_ramp_tolerance: 2e-4,
+            induction_ramp_tolerance: 7e-4,
         }
     }
 }

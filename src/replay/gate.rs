@@ -524,7 +524,7 @@ mod tests {
     fn interpolation_reproduces_a_sum_of_decays_across_the_box() {
         // A segment's end contribution: calcium at times before the end
         // decaying with τ*, like Σ a_i·exp(−s_i/τ*). The bound 1e-9 is far
-        // below the binning's (2e-4 of a spike's integral).
+        // below the binning's (7e-4 of a spike's integral).
         let terms: [(f64, f64); 4] = [(1.0, 5.0), (0.5, 80.0), (2.0, 400.0), (0.3, 2500.0)];
         let f = |tau: f64| terms.iter().map(|(a, s)| a * (-s / tau).exp()).sum::<f64>();
         let at_nodes = node_taus().map(f);
