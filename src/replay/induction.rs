@@ -515,7 +515,6 @@ impl CrossedBin {
     /// leaves none there.
     fn crossing(&self, theta: f64, tau: f64) -> f64 {
         let CrossedBin { w, c0, c1, v, m } = *self;
-        let chord = w * ((theta - c0) / (c1 - c0));
         let k = (c0 + c1) / (4.0 * tau * tau) - v / (2.0 * w * tau) + 6.0 * m / (w * w * w);
         // k·t² + b·t + (c0 − θ) = 0, roots in the cancellation-free form.
         let b = (c1 - c0) / w - k * w;
@@ -523,7 +522,7 @@ impl CrossedBin {
         [q / k, (c0 - theta) / q]
             .into_iter()
             .find(|t| (0.0..=w).contains(t))
-            .unwrap_or(chord)
+            .unwrap_or_else(|| w * ((theta - c0) / (c1 - c0)))
     }
 }
 
