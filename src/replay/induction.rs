@@ -512,16 +512,20 @@ impl CrossedBin {
     /// calcium linear in the bin (mean V/w, slope 12M/w³),
     /// K = c̄*/2τ*² − V/2wτ* + 6M/w³. Of the quadratic's roots, the one in
     /// the bin (c* − θ changes sign over it); the chord's if rounding
-    /// leaves none there.
-    fn crossing(&self, theta: f64, tau: f64) -> f64 {
+    /// leaves none there. `inv_tau` is 1/τ*.
+    fn crossing(&self, theta: f64, inv_tau: f64) -> f64 {
         let CrossedBin { w, c0, c1, v, m } = *self;
-        let k = (c0 + c1) / (4.0 * tau * tau) - v / (2.0 * w * tau) + 6.0 * m / (w * w * w);
-        // k·t² + b·t + (c0 − θ) = 0, roots in the cancellation-free form.
-        let b = (c1 - c0) / w - k * w;
-        let q = -0.5 * (b + b.signum() * (b * b - 4.0 * k * (c0 - theta)).sqrt());
-        [q / k, (c0 - theta) / q]
-            .into_iter()
-            .find(|t| (0.0..=w).contains(t))
+        // Divisions are slow: one reciprocal, then multiplications.
+        let inv_w = 1.0 / w;
+        let k = (0.25 * (c0 + c1) * inv_tau - 0.5 * v * inv_w) * inv_tau + 6.0 * m * (inv_w * inv_w * inv_w);
+        // k·t² + b·t + (c0 − θ) = 0, roots in the cancellation-free form;
+        // (c0 − θ)/q is the root that tends to the chord's as k → 0.
+        let (f0, b) = (c0 - theta, (c1 - c0) * inv_w - k * w);
+        let q = -0.5 * (b + b.signum() * (b * b - 4.0 * k * f0).sqrt());
+        let in_bin = |t: &f64| (0.0..=w).contains(t);
+        Some(f0 / q)
+            .filter(in_bin)
+            .or_else(|| Some(q / k).filter(in_bin))
             .unwrap_or_else(|| w * ((theta - c0) / (c1 - c0)))
     }
 }
@@ -534,7 +538,7 @@ impl CrossedBin {
 fn cross(l: &mut Induction, s: &Setting, i: usize, span: f64, bin: CrossedBin) -> (f64, f64, f64, f64) {
     let (td, tp) = s.thresholds[i];
     let (c0, c1) = (bin.c0, bin.c1);
-    let at = |theta: f64| ((c0 > theta) != (c1 > theta)).then(|| bin.crossing(theta, s.tau));
+    let at = |theta: f64| ((c0 > theta) != (c1 > theta)).then(|| bin.crossing(theta, 1.0 / s.tau));
     // Crossing times, θd's flagged; none sorts last.
     let mut points = [(at(td), true), (at(tp), false)];
     let time = |p: (Option<f64>, bool)| p.0.unwrap_or(f64::INFINITY);
@@ -821,7 +825,7 @@ mod tests {
                 }
             }
             let chord = w * (theta - c0) / (c1 - c0);
-            let quad = bin.crossing(theta, tau);
+            let quad = bin.crossing(theta, 1.0 / tau);
             worst = (worst.0.max((quad - lo).abs()), worst.1.max((chord - lo).abs()));
         }
         // Measured: 0.026 ms against the chord's 7.6 ms.
