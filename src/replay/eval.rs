@@ -274,6 +274,7 @@ impl Replay {
             responses: &self.widths.responses,
             basis: &prep.basis,
             tau,
+            inv_tau: 1.0 / tau,
             decay: &s.seg_decay,
             group_decay: &s.group_decay,
             thresholds: &s.theta,

@@ -115,6 +115,8 @@ pub(super) struct Setting<'a> {
     /// Release differences over the connection's segments.
     pub(super) basis: &'a DeltaBasis,
     pub(super) tau: f64,
+    /// 1/τ*, for the walks and crossings.
+    pub(super) inv_tau: f64,
     /// exp(−T/τ*) of each segment, and of each group of segments.
     pub(super) decay: &'a [f64],
     pub(super) group_decay: &'a [f64],
@@ -369,7 +371,7 @@ fn walk(l: &mut Induction, s: &Setting, i: usize, k: usize) {
 /// release difference is pending.
 fn walk_one<const DELTA: bool>(l: &mut Induction, s: &Setting, i: usize, segment: usize) {
     let (from, to) = (s.segments.starts[segment], s.segments.starts[segment + 1]);
-    let inv_tau = 1.0 / s.tau;
+    let inv_tau = s.inv_tau;
     let syn = &s.synapses[i];
     let (values, moments) = (&syn.induction[from..to], &syn.induction_moment[from..to]);
     let (index, width) = (&s.grid.index[from..to], &s.grid.width_ms[from..to]);
@@ -427,7 +429,7 @@ fn walk_two(l: &mut Induction, s: &Setting, lanes: [usize; 2], segment: usize) {
 fn walk_pair<const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; 2], segment: usize) {
     let (from, to) = (s.segments.starts[segment], s.segments.starts[segment + 1]);
     let n = to - from;
-    let inv_tau = f64x2::splat(1.0 / s.tau);
+    let inv_tau = f64x2::splat(s.inv_tau);
     let [a, b] = lanes.map(|i| &s.synapses[i]);
     let (va, vb) = (&a.induction[from..to], &b.induction[from..to]);
     let (ma, mb) = (&a.induction_moment[from..to], &b.induction_moment[from..to]);
@@ -479,7 +481,7 @@ fn walk_pair<const DELTA: bool>(l: &mut Induction, s: &Setting, lanes: [usize; 2
                     w,
                     c0: cs[x],
                     c1: c1s[x],
-                    v: gains[x] - ms[x] * (1.0 / s.tau),
+                    v: gains[x] - ms[x] * s.inv_tau,
                     m: ms[x],
                 };
                 (cs[x], ls[x], hs[x], ss[x]) = cross(l, s, lanes[x], ss[x], bin);
@@ -538,7 +540,7 @@ impl CrossedBin {
 fn cross(l: &mut Induction, s: &Setting, i: usize, span: f64, bin: CrossedBin) -> (f64, f64, f64, f64) {
     let (td, tp) = s.thresholds[i];
     let (c0, c1) = (bin.c0, bin.c1);
-    let at = |theta: f64| ((c0 > theta) != (c1 > theta)).then(|| bin.crossing(theta, 1.0 / s.tau));
+    let at = |theta: f64| ((c0 > theta) != (c1 > theta)).then(|| bin.crossing(theta, s.inv_tau));
     // Crossing times, θd's flagged; none sorts last.
     let mut points = [(at(td), true), (at(tp), false)];
     let time = |p: (Option<f64>, bool)| p.0.unwrap_or(f64::INFINITY);
@@ -756,6 +758,7 @@ mod tests {
                 responses: &widths.responses,
                 basis: &basis,
                 tau,
+                inv_tau: 1.0 / tau,
                 decay: &decay,
                 group_decay: &[],
                 thresholds: &thresholds,
