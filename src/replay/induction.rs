@@ -215,11 +215,42 @@ impl Induction {
         self.delta[i].release(dw);
     }
 
+    /// The one threshold below which nothing moves synapse i's ρ, if ρ
+    /// is pinned: at 0 only potentiation (c* > θp) moves it, and at 1 only
+    /// depression (which needs c* > θd in either form of the rule), with
+    /// nothing else pending. Below it, crossing the other threshold need
+    /// not be timed.
+    #[inline(always)]
+    fn pin(&self, i: usize, s: &Setting) -> Option<f64> {
+        let (td, tp) = s.thresholds[i];
+        let (rho, w) = (self.rho[i], self.run[i].w);
+        if rho == 0.0 && w.potentiation == 0.0 {
+            Some(tp)
+        } else if rho == 1.0 && w.depression == 0.0 {
+            Some(td)
+        } else {
+            None
+        }
+    }
+
+    /// The highest c* at which nothing moves synapse i's ρ but its
+    /// relaxation: the lower threshold, or the pinning one.
+    #[inline(always)]
+    fn quiet_below(&self, i: usize, s: &Setting) -> f64 {
+        let (td, tp) = s.thresholds[i];
+        self.pin(i, s).unwrap_or(td.min(tp))
+    }
+
     /// Makes synapse i's band the one its c* is in now.
+    #[inline(always)]
     fn set_band(&mut self, i: usize, s: &Setting) {
         let (td, tp) = s.thresholds[i];
-        let (low, high) = (td.min(tp), td.max(tp));
         let c = self.c[i];
+        if let Some(theta) = self.pin(i, s).filter(|&theta| c <= theta) {
+            (self.low[i], self.high[i]) = (f64::NEG_INFINITY, theta);
+            return;
+        }
+        let (low, high) = (td.min(tp), td.max(tp));
         (self.low[i], self.high[i]) = if c <= low {
             (f64::NEG_INFINITY, low)
         } else if c <= high {
@@ -312,8 +343,7 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 /// pending.
 #[inline(always)]
 fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
-    let (td, tp) = s.thresholds[i];
-    l.delta[i].is_zero() && l.c[i].max(0.0) + bound <= td.min(tp)
+    l.delta[i].is_zero() && l.c[i].max(0.0) + bound <= l.quiet_below(i, s)
 }
 
 /// Whether synapse i's c* stays in its band over fine segment k, whose
@@ -705,72 +735,121 @@ mod tests {
         }
     }
 
+    /// An induction of 1,200 fine bins with a spike every 23, calcium in
+    /// bursts after each spike (so c* rises through and falls back below
+    /// the thresholds), and four synapses (the fourth without NMDA drive).
+    struct Fixture {
+        grid: Grid,
+        widths: super::super::grid::Widths,
+        spikes: Vec<usize>,
+        synapses: Vec<SynapseTraces>,
+        segments: Segments,
+        basis: DeltaBasis,
+    }
+
+    impl Fixture {
+        /// `twins`: synapses 1 and 3 carry the calcium of 0 and 2.
+        fn new(rng: &mut rand_chacha::ChaCha8Rng, twins: bool) -> Fixture {
+            use super::super::cache::Timeline;
+            use super::super::gate::Tables;
+            use super::super::grid::Widths;
+            use rand::Rng;
+            let bins = 1200;
+            let widths_ms: Vec<f64> = (0..bins).map(|_| rng.gen_range(0.025..4.0)).collect();
+            let mut widths = Widths::default();
+            let grid = Grid::new(
+                &Timeline {
+                    widths_ms,
+                    gap: vec![false; bins],
+                },
+                &mut widths,
+            );
+            let spikes: Vec<usize> = (0..bins).step_by(23).collect();
+            let mut synapses: Vec<SynapseTraces> = (0..4)
+                .map(|i| {
+                    let values: Vec<f32> = (0..bins)
+                        .map(|b| if b % 23 < 6 { rng.gen_range(0.0..4e-3) } else { 0.0 })
+                        .collect();
+                    let moments = values.iter().map(|v| v * rng.gen_range(-0.5..0.5)).collect();
+                    let drive = if i == 3 {
+                        vec![]
+                    } else {
+                        (0..bins).map(|_| rng.gen_range(0.0..1e-2)).collect()
+                    };
+                    synapse(values, moments, drive)
+                })
+                .collect();
+            if twins {
+                synapses[1] = synapses[0].clone();
+                synapses[3] = synapses[2].clone();
+            }
+            let series: Vec<(&[f32], &[f32])> = synapses
+                .iter()
+                .map(|x| (&x.induction[..], &x.induction_moment[..]))
+                .collect();
+            let segments = Segments::new(&grid, &spikes, &series, &Tables::new(&widths));
+            let drives: Vec<&[f32]> = synapses.iter().map(|x| &x.nmda_drive[..]).collect();
+            let basis = DeltaBasis::new(&grid.index, &grid.gap, &segments.starts, &widths.responses, &drives);
+            Fixture {
+                grid,
+                widths,
+                spikes,
+                synapses,
+                segments,
+                basis,
+            }
+        }
+    }
+
+    /// Bin-by-bin induction settings over a fixture (the decays are
+    /// computed by the caller, which keeps them).
+    fn setting<'a>(
+        f: &'a Fixture,
+        (dec, decay): (&'a [(f64, f64)], &'a [f64]),
+        thresholds: &'a [(f64, f64)],
+        variant: RuleVariant,
+    ) -> Setting<'a> {
+        let tau = 200.0;
+        Setting {
+            grid: &f.grid,
+            segments: &f.segments,
+            synapses: &f.synapses,
+            dec,
+            responses: &f.widths.responses,
+            basis: &f.basis,
+            tau,
+            inv_tau: 1.0 / tau,
+            decay,
+            group_decay: &[],
+            thresholds,
+            gammas: (101.5, 216.2),
+            variant,
+            gate: None,
+        }
+    }
+
+    /// The decay tables of a fixture at τ* = 200 ms.
+    fn decays(f: &Fixture) -> (Vec<(f64, f64)>, Vec<f64>) {
+        let tau = 200.0;
+        let decay = f.segments.spans_ms.iter().map(|t| (-t / tau).exp()).collect();
+        (f.widths.decays(tau), decay)
+    }
+
     #[test]
     fn the_vector_walk_of_two_synapses_is_the_walk_of_each_bit_for_bit() {
-        use super::super::cache::Timeline;
-        use super::super::gate::Tables;
-        use super::super::grid::Widths;
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let bins = 1200;
-        let widths_ms: Vec<f64> = (0..bins).map(|_| rng.gen_range(0.025..4.0)).collect();
-        let mut widths = Widths::default();
-        let grid = Grid::new(
-            &Timeline {
-                widths_ms,
-                gap: vec![false; bins],
-            },
-            &mut widths,
-        );
-        let spikes: Vec<usize> = (0..bins).step_by(23).collect();
-        // Calcium in bursts after each spike, so c* rises through and falls
-        // back below the thresholds; one synapse without NMDA drive.
-        let synapses: Vec<SynapseTraces> = (0..4)
-            .map(|i| {
-                let values: Vec<f32> = (0..bins)
-                    .map(|b| if b % 23 < 6 { rng.gen_range(0.0..4e-3) } else { 0.0 })
-                    .collect();
-                let moments = values.iter().map(|v| v * rng.gen_range(-0.5..0.5)).collect();
-                let drive = if i == 3 {
-                    vec![]
-                } else {
-                    (0..bins).map(|_| rng.gen_range(0.0..1e-2)).collect()
-                };
-                synapse(values, moments, drive)
-            })
-            .collect();
-        let series: Vec<(&[f32], &[f32])> = synapses
-            .iter()
-            .map(|x| (&x.induction[..], &x.induction_moment[..]))
-            .collect();
-        let segments = Segments::new(&grid, &spikes, &series, &Tables::new(&widths));
-        let drives: Vec<&[f32]> = synapses.iter().map(|x| &x.nmda_drive[..]).collect();
-        let basis = DeltaBasis::new(&grid.index, &grid.gap, &segments.starts, &widths.responses, &drives);
-        let tau = 200.0;
-        let decay: Vec<f64> = segments.spans_ms.iter().map(|t| (-t / tau).exp()).collect();
+        let f = Fixture::new(&mut rng, false);
+        let (dec, decay) = decays(&f);
         let thresholds = [(0.045, 0.055), (0.06, 0.05), (0.04, 0.065), (0.05, 0.058)];
         for variant in [RuleVariant::Paper, RuleVariant::Exclusive] {
-            let s = Setting {
-                grid: &grid,
-                segments: &segments,
-                synapses: &synapses,
-                dec: &widths.decays(tau),
-                responses: &widths.responses,
-                basis: &basis,
-                tau,
-                inv_tau: 1.0 / tau,
-                decay: &decay,
-                group_decay: &[],
-                thresholds: &thresholds,
-                gammas: (101.5, 216.2),
-                variant,
-                gate: None,
-            };
+            let s = setting(&f, (&dec, &decay), &thresholds, variant);
             let mut l = Induction::default();
+            // Two synapses pinned (ρ at 0 and at 1), two not.
             l.start(&[0.0; 4], [0.0, 1.0, 0.3, 0.6].into_iter());
             let mut crossings = 0;
-            for k in 0..segments.spans_ms.len() {
-                if spikes.contains(&segments.starts[k]) {
+            for k in 0..f.segments.spans_ms.len() {
+                if f.spikes.contains(&f.segments.starts[k]) {
                     // A release difference at some synapses' spikes.
                     for i in 0..3 {
                         if rng.gen_bool(0.5) {
@@ -795,6 +874,55 @@ mod tests {
             }
             assert!(crossings > 20, "{crossings} segments with crossings");
         }
+    }
+
+    #[test]
+    fn a_pinned_rho_ignores_the_threshold_that_cannot_move_it_and_ends_as_its_unpinned_twin() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let f = Fixture::new(&mut rng, true);
+        let (dec, decay) = decays(&f);
+        // Each twin pair shares calcium and thresholds; one of each starts
+        // exactly at 0 or 1 (pinned), its twin 1e-12 away (timing every
+        // crossing, as without pins; nearer, rounding would pin it too).
+        // With θd < θp the pin at 0 ignores θd; with θd > θp it ignores
+        // nothing, but above θp both thresholds count.
+        let start = [0.0, 1e-12, 1.0, 1.0 - 1e-12];
+        // Segments in which a pinned synapse's band is wider than its twin's.
+        let mut wider = [0, 0];
+        let variants = [RuleVariant::Paper, RuleVariant::Exclusive];
+        for ((td, tp), variant) in [(0.02, 0.05), (0.05, 0.04)]
+            .into_iter()
+            .flat_map(|t| variants.map(|v| (t, v)))
+        {
+            let thresholds = [(td, tp), (td, tp), (0.05, 0.035), (0.05, 0.035)];
+            let s = setting(&f, (&dec, &decay), &thresholds, variant);
+            let mut l = Induction::default();
+            l.start(&[0.0; 4], start.into_iter());
+            for k in 0..f.segments.spans_ms.len() {
+                for i in 0..4 {
+                    l.set_band(i, &s);
+                }
+                for (x, pair) in [[0, 1], [2, 3]].into_iter().enumerate() {
+                    let ([a, b], [c, d]) = (pair.map(|i| l.low[i]), pair.map(|i| l.high[i]));
+                    wider[x] += usize::from(a < b || c > d);
+                    pair.iter().for_each(|&i| walk(&mut l, &s, i, k));
+                }
+                (0..4).for_each(|i| l.close_band(i, &s));
+            }
+            let rho: Vec<f64> = (0..4).map(|i| l.current_rho(i, s.gammas)).collect();
+            // ρ left 0 and 1: potentiation and depression both reached (the
+            // exclusive form has no depression with θp < θd).
+            let depressed = rho[2] < 0.95 || variant == RuleVariant::Exclusive;
+            assert!(rho[0] > 0.05 && depressed, "ρ {rho:?}");
+            for (a, b) in [(0, 1), (2, 3)] {
+                assert!(
+                    (rho[a] - rho[b]).abs() < 1e-10,
+                    "{variant:?}, θ {thresholds:?}: ρ {rho:?}"
+                );
+            }
+        }
+        assert!(wider.iter().all(|&n| n > 1), "pinned bands wider in {wider:?} segments");
     }
 
     #[test]
