@@ -52,7 +52,7 @@ struct QuietSamples {
 
 impl QuietSamples {
     fn new(c0: f64, r: f64, rest_excess: f64, tau: f64, w: f64) -> QuietSamples {
-        let m = (w / GAP_SUBSTEP_MS).ceil().max(1.0) as usize;
+        let m = ceil_count(w / GAP_SUBSTEP_MS).max(1);
         let h = w / m as f64;
         QuietSamples {
             curve: QuietCstar::new(c0, r, rest_excess, tau),
@@ -624,6 +624,14 @@ fn gap_bin(l: &mut Induction, s: &Setting, i: usize, k: usize, excess: f64) {
     l.c[i] = c1;
 }
 
+/// ⌈x⌉ as a count, as `x.ceil() as usize` (0 for NaN or x ≤ 0, saturating),
+/// without the library call baseline x86-64 makes for `ceil`.
+#[inline(always)]
+fn ceil_count(x: f64) -> usize {
+    let n = x as usize;
+    n.saturating_add(usize::from((n as f64) < x))
+}
+
 /// Largest λ·Δt of a step for ρ (`Efficacy::flow`), λ the largest rate of
 /// ρ' with the indicators on: (½ + γp·P + γd·D)/τ_ind, ½ bounding the
 /// cubic's slope on [0, 1]. At 0.15, ρ errs by < 1e-7 over 2 s (steps of
@@ -667,7 +675,7 @@ impl Run {
             return rho;
         }
         let rate = (0.5 + gp * w.potentiation + gd * w.depression) / TAU_IND_MS;
-        let m = (h * rate / ACTIVE_STEP_RATE).ceil() as usize;
+        let m = ceil_count(h * rate / ACTIVE_STEP_RATE);
         Efficacy::flow(rho, h, m, gd, gp, w)
     }
 }
@@ -923,6 +931,25 @@ mod tests {
             }
         }
         assert!(wider.iter().all(|&n| n > 1), "pinned bands wider in {wider:?} segments");
+    }
+
+    #[test]
+    fn ceil_count_is_the_library_ceil_as_a_count() {
+        let whole: [f64; 5] = [0.0, 1.0, 2.0, 1e6, 4503599627370495.0];
+        let odd = [
+            -3.5,
+            -0.0,
+            1e-300,
+            0.15,
+            1.0 + f64::EPSILON,
+            2.5,
+            1e6 - 1e-9,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for x in whole.iter().flat_map(|&w| [w.next_down(), w, w.next_up()]).chain(odd) {
+            assert_eq!(ceil_count(x), x.ceil() as usize, "{x:e}");
+        }
     }
 
     #[test]
