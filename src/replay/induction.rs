@@ -182,7 +182,7 @@ impl Induction {
     }
 
     /// Nothing at a spike can change synapse i while its c* stays below
-    /// both thresholds: ρ, at 0 or 1 with nothing pending but its
+    /// `quiet_below`: ρ, at 0 or 1 with nothing pending but its
     /// relaxation, stays there, and its releases repeat the recording's.
     fn steady(&self, i: usize) -> bool {
         let rho = self.rho[i];
@@ -338,9 +338,9 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
     l.followed = followed;
 }
 
-/// Whether synapse i's c* cannot reach either threshold over fine bins
-/// whose contribution is at most `bound`, with no release difference
-/// pending.
+/// Whether synapse i's c* cannot reach a threshold that moves its ρ
+/// (`quiet_below`) over fine bins whose contribution is at most `bound`,
+/// with no release difference pending.
 #[inline(always)]
 fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
     l.delta[i].is_zero() && l.c[i].max(0.0) + bound <= l.quiet_below(i, s)
