@@ -94,7 +94,7 @@ pub(super) struct Coarse {
 
 /// Merges fine induction bins into wider ones for replay. Over a bin of
 /// width w, c* gains ∫(cai − cai₀)·exp(−(w − s)/τ*) ds, which the integral V
-/// and first moment M give as exp(−w/2τ*)·(V + M/τ*) to within
+/// and first moment M give as h·(V + M/τ*), h = `gain_factor`, to within
 /// V·w²/8τ*² (2e-3 of V at w = 32 ms, τ* = 250 ms). Within a bin replay
 /// takes calcium as linear (from V and M) to find where c* crosses a
 /// threshold, so a run of fine bins is merged only while, for every
@@ -262,7 +262,7 @@ mod tests {
             .map(|b| {
                 let w = t.widths_ms[b];
                 let m = moments.map_or(0.0, |m| m[b]);
-                c = c * (-w / tau).exp() + (values[b] + m / tau) * (-0.5 * w / tau).exp();
+                c = c * (-w / tau).exp() + (values[b] + m / tau) * super::super::grid::gain_factor(w, tau);
                 c
             })
             .collect()

@@ -170,7 +170,7 @@ pub struct SynapseTraces {
     pub calib_post: Vec<f32>,
     pub induction: Vec<f32>,
     /// First moment of each induction bin's calcium about the bin's
-    /// midpoint (mM·ms²): c* gains exp(−w/2τ*)·(value + moment/τ*).
+    /// midpoint (mM·ms²): c* gains (value + moment/τ*) times `grid::gain_factor`.
     pub induction_moment: Vec<f32>,
     /// Mean NMDA calcium influx per unit open fraction B − A over each
     /// induction bin (mM/ms): what one more or one fewer vesicle adds to

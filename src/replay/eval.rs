@@ -503,7 +503,7 @@ pub(super) fn peak_cstar(
 /// `peak_cstar` over a peak's window, from c* = `c0` at its start, stopping
 /// where c* can no longer rise. Each bin moves c* towards the fixed point
 /// of its step, at most τ*·(the bin's largest calcium excess) (for a fine
-/// bin V·h/(1 − e) = V/(2·sinh(w/2τ*)) ≤ τ*·V/w), so c* at or above
+/// bin V·h/(1 − e) = τ*·V/w), so c* at or above
 /// τ*·`excess_after` of the bins left stays at or below its value there.
 pub(super) fn window_peak(dec: &[(f64, f64)], ex: f64, tau: f64, window: &PeakWindow, c0: f64) -> f64 {
     debug_assert_eq!(window.steps.len(), window.bins.len());

@@ -397,10 +397,10 @@ fn local_end(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], t
 }
 
 /// An upper bound of c* over fine bins `run` from c* = 0, valid for every
-/// τ* from the box's lower end up to `tau`: each bin's gain
-/// exp(−w/2τ*)·(V + M/τ*) is at most that at `tau` of V plus the larger of
-/// M/τ* at the range's ends, if positive, and the decays at most those at
-/// `tau`.
+/// τ* from the box's lower end up to `tau`: each bin's gain h·(V + M/τ*)
+/// (h = `gain_factor`, which rises with τ*) is at most that at `tau` of V
+/// plus the larger of M/τ* at the range's ends, if positive, and the
+/// decays at most those at `tau`.
 fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], tau: f64, run: Range<usize>) -> f64 {
     let tau_min = PARAM_BOUNDS[0].0;
     let (mut c, mut top) = (0.0f64, 0.0f64);
@@ -415,7 +415,7 @@ fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32],
 
 /// A lower bound of c* over fine bins `run` from c* = 0, valid for every
 /// τ* of the box: the negative parts of the bins' gains, undecayed (each
-/// bin's factor exp(−w/2τ*) and the decays after it are at most 1).
+/// bin's factor h and the decays after it are at most 1).
 fn local_floor(values: &[f32], moments: &[f32], run: Range<usize>) -> f64 {
     let (tau_min, tau_max) = PARAM_BOUNDS[0];
     run.map(|b| {

@@ -26,13 +26,22 @@ impl Widths {
         id
     }
 
-    /// exp(−w/τ*) and exp(−w/2τ*) of every width.
+    /// exp(−w/τ*) and `gain_factor` of every width.
     pub(super) fn decays(&self, tau: f64) -> Vec<(f64, f64)> {
         self.ms
             .iter()
-            .map(|w| ((-w / tau).exp(), (-0.5 * w / tau).exp()))
+            .map(|&w| ((-w / tau).exp(), gain_factor(w, tau)))
             .collect()
     }
+}
+
+/// What c* keeps at a bin's end of calcium integral V spread over the
+/// bin (of V + M/τ* with its first moment M): the mean of exp(−(w − s)/τ*)
+/// over the bin, (τ*/w)·(1 − exp(−w/τ*)). Exact for constant calcium,
+/// where exp(−w/2τ*) errs by (w/τ*)²/24 of V; for linear calcium the term
+/// of M errs by (w/τ*)²/60 of itself.
+pub(super) fn gain_factor(w: f64, tau: f64) -> f64 {
+    -(-w / tau).exp_m1() * tau / w
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +98,37 @@ impl Grid {
             0.0
         } else {
             self.ends[b - 1]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gain_factor;
+
+    #[test]
+    fn the_gain_factor_is_exact_for_constant_calcium_and_nearly_so_for_linear() {
+        for (tau, w) in [(150.0_f64, 32.0_f64), (350.0, 8.0), (250.0, 0.25)] {
+            let e = (-w / tau).exp();
+            // c* gained over a bin of calcium a + b·s from c* = 0, exactly.
+            let exact = |a: f64, b: f64| a * tau * (1.0 - e) + b * tau * (w - tau * (1.0 - e));
+            let (a, b) = (1e-3, -2.5e-5);
+            let constant = gain_factor(w, tau) * a * w;
+            assert!((constant / exact(a, 0.0) - 1.0).abs() < 1e-13, "τ* {tau}, w {w}");
+            let midpoint = (-0.5 * w / tau).exp() * a * w;
+            let midpoint_error = (w / tau).powi(2) / 24.0;
+            assert!(
+                (midpoint / exact(a, 0.0) - 1.0).abs() > 0.9 * midpoint_error,
+                "τ* {tau}, w {w}"
+            );
+            let (v, m) = (a * w + b * w * w / 2.0, b * w * w * w / 12.0);
+            let linear = gain_factor(w, tau) * (v + m / tau);
+            let bound = 1.1 * (w / tau).powi(2) / 60.0 * (m / tau).abs();
+            assert!(
+                (linear - exact(a, b)).abs() <= bound + 1e-12 * exact(a, b),
+                "τ* {tau}, w {w}: {} against {bound}",
+                (linear - exact(a, b)).abs()
+            );
         }
     }
 }

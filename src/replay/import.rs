@@ -583,7 +583,7 @@ mod tests {
         assert!(calcium[0].moments.is_none() && calcium[0].drive.is_none());
         let tau = 250.0;
         let end = t.widths_ms.iter().zip(&calcium[0].values).fold(0.0, |c, (w, &v)| {
-            c * (-w / tau).exp() + f64::from(v) * (-0.5 * w / tau).exp()
+            c * (-w / tau).exp() + f64::from(v) * super::super::grid::gain_factor(*w, tau)
         });
         let k = 1.0 / (1.0 / tau - 1.0 / CAI_TAU_MS);
         let exact = a * k * ((-150.0 / CAI_TAU_MS).exp() - (-150.0 / tau).exp());

@@ -289,7 +289,7 @@ fn cstar_over(t: &Timeline, values: &[f64], moments: &[f64], rest_excess: f64, c
             super::induction::gap_cstar(c, v, rest_excess, tau, w)
         } else {
             let m = moments.get(b).copied().unwrap_or(0.0);
-            c * (-w / tau).exp() + (v + m / tau) * (-0.5 * w / tau).exp()
+            c * (-w / tau).exp() + (v + m / tau) * super::grid::gain_factor(w, tau)
         };
         peak = peak.max(c);
     }
