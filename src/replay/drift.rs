@@ -14,6 +14,7 @@
 //! the EPSPs during the induction.
 
 use super::cache::{ConnectionTraces, SynapseTraces, Timeline};
+use super::prefetch::Prefetch;
 use crate::protocol::{induction_spike_times, InVitroProtocol};
 use crate::synapse::{
     utilisation_range, DualExp, Release, SinceLast, CAI_TAU_MS, NMDA_TAU_DECAY_MS, NMDA_TAU_RISE_MS, TAU_EXP_MS,
@@ -235,6 +236,21 @@ fn nmda_peak_factor() -> f64 {
 pub(super) struct InductionSpike {
     pub(super) bin: usize,
     pub(super) t_ms: f64,
+}
+
+impl InductionDraws {
+    /// Adds every table to `p`.
+    pub(super) fn prefetch(&self, p: &mut Prefetch) {
+        p.add(&self.spikes);
+        p.add(&self.use_decays);
+        p.add(&self.uniforms);
+        p.add(&self.since);
+        p.add(&self.recorded);
+        p.add(&self.states);
+        p.add(&self.recovered_before);
+        p.add(&self.repeats);
+        p.add(&self.start);
+    }
 }
 
 /// Candidate-independent draws of one connection's induction.

@@ -5,6 +5,7 @@ use super::drift::{BinResponse, DeltaBasis, InductionDraws, Releases, UseTrack};
 use super::gate::{self, Interp, PeakWindow, Segments};
 use super::grid::{BinKind, Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_peak, gap_rho, Induction};
+use super::prefetch::Prefetch;
 use crate::pathway::Tree;
 use crate::protocol::{after_seed, protocol_seed, ConnectionOutcome, Exclusion, Measure, ProtocolResult};
 use crate::synapse::{Release, RuleParams, RuleVariant, CAI_TAU_MS, RHO_STAR};
@@ -79,6 +80,8 @@ struct Scratch {
     seg_decay: Vec<f64>,
     group_decay: Vec<f64>,
     induction: Induction,
+    /// The next connection's tables, asked for while this one is replayed.
+    prefetch: Prefetch,
     uses: Vec<UseTrack>,
     rho: Vec<f64>,
     theta: Vec<(f64, f64)>,
@@ -167,7 +170,15 @@ impl Replay {
         let outcomes: Vec<std::result::Result<ConnectionOutcome, Exclusion>> = self
             .prepared
             .par_iter()
-            .map_init(Scratch::default, |s, prep| self.connection(prep, &cand, s))
+            .enumerate()
+            .map_init(Scratch::default, |s, (j, prep)| {
+                s.prefetch.clear();
+                if let Some(next) = self.prepared.get(j + 1) {
+                    self.prefetch(next, &cand, &mut s.prefetch);
+                    s.prefetch.pace(prep.segments.spans_ms.len());
+                }
+                self.connection(prep, &cand, s)
+            })
             .collect();
         let mut it = outcomes.into_iter().zip(&self.prepared).peekable();
         self.cache
@@ -305,7 +316,7 @@ impl Replay {
         let mut segment = 0;
         if c.synapses.iter().any(drifts) {
             for (k, spike) in prep.draws.spikes.iter().enumerate() {
-                induction::advance(l, &setting, &mut segment, spike.bin);
+                induction::advance(l, &setting, &mut segment, spike.bin, &mut s.prefetch);
                 for (i, syn) in c.synapses.iter().enumerate().filter(|(_, syn)| drifts(syn)) {
                     if l.steady_past(i, segment) {
                         // ρ is ρ0 (its pending relaxation keeps it there),
@@ -323,7 +334,7 @@ impl Replay {
                 }
             }
         }
-        induction::advance(l, &setting, &mut segment, prep.induction.len());
+        induction::advance(l, &setting, &mut segment, prep.induction.len(), &mut s.prefetch);
         s.rho.clear();
         for i in 0..c.synapses.len() {
             s.rho.push(l.current_rho(i, gammas));
@@ -401,6 +412,23 @@ impl Replay {
         s.releases = releases;
         s.potentiated = potentiated;
         after
+    }
+
+    /// Adds to `p` the tables of a connection that `cand` reads whatever
+    /// its thresholds (calibration windows, segments, gates, draws, the
+    /// induction's grid). The synapses' stored values and release
+    /// responses are left out: a candidate reads only those of the
+    /// segments its gates do not skip, and asking for all of them slowed
+    /// candidates whose gates skip most.
+    fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
+        for w in prep.peak_windows.iter().flatten() {
+            p.add(&w.steps);
+        }
+        prep.segments.prefetch(p, cand.interp.as_ref().map(|ip| ip.above));
+        prep.draws.prefetch(p);
+        p.add(&prep.induction.index);
+        p.add(&prep.induction.width_ms);
+        p.add(&prep.induction.gap);
     }
 
     fn connection(

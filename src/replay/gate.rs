@@ -15,6 +15,7 @@
 //! group at once.
 
 use super::grid::{BinKind, Grid, Widths};
+use super::prefetch::Prefetch;
 use crate::synapse::{CAI_TAU_MS, PARAM_BOUNDS};
 use std::ops::Range;
 
@@ -152,6 +153,11 @@ impl Bounds {
 
     fn at(&self, node: usize, run: usize) -> f64 {
         f64::from(self.values[node * self.runs + run])
+    }
+
+    /// Every run's bound at a node.
+    fn row(&self, node: usize) -> &[f32] {
+        &self.values[node * self.runs..(node + 1) * self.runs]
     }
 }
 
@@ -350,6 +356,26 @@ impl Segments {
     /// Synapse i's floor (see `Segments::floors`).
     pub(super) fn floor(&self, i: usize) -> f64 {
         self.floors[i]
+    }
+
+    /// Adds the tables a candidate reads to `p`: the bounds at node
+    /// `above` only, and no bound or node without gates (`above` None).
+    pub(super) fn prefetch(&self, p: &mut Prefetch, above: Option<usize>) {
+        p.add(&self.starts);
+        p.add(&self.spans_ms);
+        p.add(&self.gap);
+        p.add(&self.rank);
+        p.add(&self.calcium_decay);
+        p.add(&self.gap_excess);
+        p.add(&self.group_at);
+        p.add(&self.floors);
+        if let Some(n) = above {
+            p.add(self.bounds.row(n));
+            p.add(&self.nodes);
+            p.add(&self.groups);
+            p.add(self.group_bounds.row(n));
+            p.add(&self.group_nodes);
+        }
     }
 
     /// Bytes of the nodes of every segment and group, all synapses.

@@ -10,6 +10,7 @@ use super::cache::SynapseTraces;
 use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
 use super::gate::{Interp, Segments, NODES};
 use super::grid::Grid;
+use super::prefetch::Prefetch;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
 use wide::f64x2;
 
@@ -273,11 +274,13 @@ impl Induction {
 }
 
 /// Advances the induction over the segments from `*segment` that start
-/// before bin `to` (a segment start or the end).
-pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: usize) {
+/// before bin `to` (a segment start or the end), with a step of
+/// `prefetch` per segment.
+pub(super) fn advance(l: &mut Induction, s: &Setting, segment: &mut usize, to: usize, prefetch: &mut Prefetch) {
     let starts = &s.segments.starts;
     while starts[*segment] < to {
         let k = *segment;
+        prefetch.step();
         if s.segments.is_gap(k) {
             for i in 0..s.synapses.len() {
                 gap_bin(l, s, i, k, s.segments.gap_excess(i, k));

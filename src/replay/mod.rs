@@ -19,7 +19,8 @@
 //! cross at once the stretches of the induction where its c* cannot reach a
 //! threshold; `induction` advances a connection's synapses over the
 //! induction for one candidate; `grid` holds the timelines as replay reads
-//! them.
+//! them; `prefetch` asks for the next connection's tables while one is
+//! replayed.
 
 mod bins;
 mod cache;
@@ -29,6 +30,7 @@ mod gate;
 mod grid;
 mod import;
 mod induction;
+mod prefetch;
 mod record;
 
 pub use bins::{bin_samples, coarsen_induction};
