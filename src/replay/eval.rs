@@ -415,8 +415,8 @@ impl Replay {
     }
 
     /// Adds to `p` the tables of a connection that `cand` reads whatever
-    /// its thresholds (calibration windows, segments, gates, draws, the
-    /// induction's grid). The synapses' stored values and release
+    /// its thresholds (calibration windows, segments, gates, the
+    /// induction's grid, and the draws if releases are redrawn). The synapses' stored values and release
     /// responses are left out: a candidate reads only those of the
     /// segments its gates do not skip, and asking for all of them slowed
     /// candidates whose gates skip most.
@@ -425,7 +425,9 @@ impl Replay {
             p.add(&w.steps);
         }
         prep.segments.prefetch(p, cand.interp.as_ref().map(|ip| ip.above));
-        prep.draws.prefetch(p);
+        if self.release_drift {
+            prep.draws.prefetch(p);
+        }
         p.add(&prep.induction.index);
         p.add(&prep.induction.width_ms);
         p.add(&prep.induction.gap);
