@@ -416,10 +416,10 @@ impl Replay {
 
     /// Adds to `p` the tables of a connection that `cand` reads whatever
     /// its thresholds (calibration windows, segments, gates, the
-    /// induction's grid, and the draws if releases are redrawn). The synapses' stored values and release
-    /// responses are left out: a candidate reads only those of the
-    /// segments its gates do not skip, and asking for all of them slowed
-    /// candidates whose gates skip most.
+    /// induction's grid, and the draws if releases are redrawn). The
+    /// synapses' stored values and release responses are left out: a
+    /// candidate reads only those of the segments its gates do not skip,
+    /// and asking for all of them slowed candidates whose gates skip most.
     fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
         for w in prep.peak_windows.iter().flatten() {
             p.add(&w.steps);
