@@ -15,6 +15,9 @@
 //! streams a buffer larger than any cache through one core, so that those
 //! bytes over its throughput bound the memory time of an evaluation on the
 //! machine at hand.
+//! Two more evaluate the published parameters with τ* at 500 ms, beyond
+//! the box: bin by bin, then gated once the replay holds that piece of
+//! the τ* axis (`Replay::gating_tau`).
 //! Repeated evaluations of one candidate find each connection's after-phase
 //! EPSPs memoised (a fit meets few potentiation patterns per connection);
 //! the first, cold evaluation is printed too.
@@ -88,6 +91,19 @@ fn replay_one_candidate(c: &mut Criterion) {
                 }
             })
         })
+    });
+    // τ* beyond the box: bin by bin, unless the replay gates its piece.
+    let beyond = RuleParams {
+        tau_star_ms: 500.0,
+        ..rule
+    };
+    c.bench_function(
+        "replay_5_protocols_x_100_connections_1_thread_tau_500_ms_bin_by_bin",
+        |b| b.iter(|| pool.install(|| replay.evaluate(&beyond, cache.identity.variant))),
+    );
+    let replay = pool.install(|| replay.gating_tau(500.0, 500.0));
+    c.bench_function("replay_5_protocols_x_100_connections_1_thread_tau_500_ms_gated", |b| {
+        b.iter(|| pool.install(|| replay.evaluate(&beyond, cache.identity.variant)))
     });
     let recorded = replay.without_release_drift();
     c.bench_function("replay_5_protocols_x_100_connections_1_thread_recorded_releases", |b| {

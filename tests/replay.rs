@@ -230,6 +230,30 @@ fn gates_skip_most_of_the_induction_without_changing_outcomes() {
     };
     assert_eq!(gated.gated_bins(&outside, RuleVariant::Paper).0, 0);
 
+    // A replay told to gate a wider range of τ* holds nodes of more pieces:
+    // candidates beyond the box are gated too, and still get what they
+    // get bin by bin; those inside it get exactly what they got before.
+    let wide = Replay::new(cache.clone()).unwrap().gating_tau(100.0, 9000.0);
+    let mut beyond: Vec<RuleParams> = [100.0, 120.0, 149.0, 351.0, 600.0, 1000.0, 3000.0, 9000.0]
+        .map(|tau| RuleParams {
+            tau_star_ms: tau,
+            ..RuleParams::chindemi2022()
+        })
+        .to_vec();
+    for _ in 0..4 {
+        let mut v: Vec<f64> = PARAM_BOUNDS.iter().map(|&(lo, hi)| rng.gen_range(lo..=hi)).collect();
+        v[0] = 1.0 / rng.gen_range(1e-3..1e-2);
+        beyond.push(RuleParams::from_values(&v).unwrap());
+    }
+    let (skipped, all, moved) = assert_gates_change_nothing(&wide, &every_bin, &beyond);
+    assert!(moved > 0, "no ρ moved off 0 or 1 beyond the box");
+    assert!(skipped * 2 > all, "gated {skipped} of {all} bins beyond the box");
+    assert!(wide.gate_node_bytes() > 2 * gated.gate_node_bytes());
+    for rule in &candidates {
+        let [a, b] = [&wide, &gated].map(|r| r.evaluate(rule, RuleVariant::Paper).remove(0).outcomes);
+        assert_eq!(a, b, "{rule:?}");
+    }
+
     // Use targets moved off the recorded Use0: releases differ from the
     // recording's at spikes inside groups of segments, which then must not
     // be crossed at once.

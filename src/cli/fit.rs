@@ -313,7 +313,8 @@ fn build_engine(config: &RunConfig, data: &Datasets, folder: &RunFolder) -> anyh
     Ok(match config.engine {
         EngineKind::Replay => {
             let cache = super::replay_cmds::cache_for(o, &config.objective_file, data, &folder.traces())?;
-            Box::new(crate::replay::Replay::new(cache)?)
+            let (lo, hi) = o.tau_star_range();
+            Box::new(crate::replay::Replay::new(cache)?.gating_tau(lo, hi))
         }
         EngineKind::Full => {
             let jobs = data.jobs(

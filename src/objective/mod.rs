@@ -208,6 +208,16 @@ impl Objective {
             .collect()
     }
 
+    /// The τ* (ms) a fit of this objective may try: its bounds, or its
+    /// fixed value twice.
+    pub fn tau_star_range(&self) -> (f64, f64) {
+        match self.parameters.get(PARAM_NAMES[0]) {
+            Some(ParameterSpec::Free { lower, upper }) => (*lower, *upper),
+            Some(ParameterSpec::Fixed { fixed }) => (*fixed, *fixed),
+            None => PARAM_BOUNDS[0],
+        }
+    }
+
     /// Full rule parameters from the free values (canonical order).
     pub fn params(&self, free: &[f64]) -> Result<RuleParams> {
         let mut it = free.iter();

@@ -2,7 +2,7 @@
 
 use super::cache::{ConnectionTraces, ProtocolTraces, SummationPoint, SynapseTraces, TraceCache};
 use super::drift::{BinResponse, DeltaBasis, InductionDraws, Releases, UseTrack};
-use super::gate::{self, Interp, PeakWindow, Segments};
+use super::gate::{self, Interp, PeakWindow, Piece, Segments};
 use super::grid::{BinKind, Grid, Widths};
 use super::induction::{self, gap_bound, gap_cstar, gap_peak, gap_rho, Induction};
 use super::prefetch::Prefetch;
@@ -27,8 +27,8 @@ struct Prepared {
     segments: Segments,
     /// Release differences over those segments (see `drift`).
     basis: DeltaBasis,
-    /// Per synapse, the windows of its Cpre and Cpost peaks.
-    peak_windows: Vec<[PeakWindow; 2]>,
+    /// Per piece slot, per synapse, the windows of its Cpre and Cpost peaks.
+    peak_windows: Vec<Vec<[PeakWindow; 2]>>,
 
     /// The induction's draws, for replay's own releases.
     draws: InductionDraws,
@@ -101,6 +101,8 @@ pub struct Replay {
     release_drift: bool,
     /// Cross gated segments at once (see `gate`).
     gates: bool,
+    /// The pieces of the τ* axis whose nodes are held, by slot.
+    pieces: Vec<Piece>,
 }
 
 /// One protocol's replayed means (for quick scoring).
@@ -128,7 +130,7 @@ impl Replay {
                 }
             }
         }
-        let tables = gate::Tables::new(&widths);
+        let tables = gate::Tables::new(&widths, Piece::BOX);
         let prepared = grids
             .into_par_iter()
             .map(|(pi, ci, grids)| {
@@ -143,7 +145,31 @@ impl Replay {
             waveform_dt_ms: dt,
             release_drift: true,
             gates: true,
+            pieces: vec![Piece::BOX],
         })
+    }
+
+    /// Gates candidates whose τ* lies in [lo_ms, hi_ms] too: by default
+    /// only those in the search box of SPEC §2.7 are. Each piece of the τ*
+    /// axis it adds (the box's width in u, see `gate::Piece`) costs as much
+    /// memory as the box's nodes (`gate_node_bytes`) and time to derive;
+    /// τ* below 55 ms or above 10 s is never gated.
+    pub fn gating_tau(mut self, lo_ms: f64, hi_ms: f64) -> Replay {
+        for piece in Piece::spanning(lo_ms, hi_ms) {
+            if self.pieces.contains(&piece) {
+                continue;
+            }
+            let tables = gate::Tables::new(&self.widths, piece);
+            let cache = &self.cache;
+            self.prepared.par_iter_mut().for_each(|prep| {
+                let c = &cache.protocols[prep.protocol].connections[prep.connection];
+                prep.segments.add_piece(&prep.induction, &induction_calcium(c), &tables);
+                prep.peak_windows
+                    .push(peak_windows(c, [&prep.calib_pre, &prep.calib_post], &tables));
+            });
+            self.pieces.push(piece);
+        }
+        self
     }
 
     /// Keeps the recorded induction releases, as if Use were frozen during
@@ -231,8 +257,15 @@ impl Replay {
             rule,
             variant,
             dec: self.widths.decays(tau),
-            interp: if self.gates { Interp::at(tau) } else { None },
+            interp: self.gates.then(|| self.interp(tau)).flatten(),
         }
+    }
+
+    /// Where τ* falls among the nodes of its piece, if the replay holds it.
+    fn interp(&self, tau: f64) -> Option<Interp> {
+        let piece = Piece::of(tau)?;
+        let slot = self.pieces.iter().position(|&p| p == piece)?;
+        Some(Interp::at(tau, piece, slot))
     }
 
     /// Every synapse's thresholds (from its calibration peaks) and c* at
@@ -245,14 +278,17 @@ impl Replay {
         s.theta.clear();
         // c* of the resting excess at the induction's start, per mM of it.
         let rest_fill = tau * (1.0 - (-c.induction_start_ms / tau).exp());
-        for (syn, windows) in c.synapses.iter().zip(&prep.peak_windows) {
+        for (i, syn) in c.synapses.iter().enumerate() {
             let ex = syn.rest_excess_mm;
-            let peak = |grid: &Grid, values: &[f32], w: &PeakWindow| match &interp {
-                Some(ip) => window_peak(dec, ex, tau, w, ip.value(&w.start)),
+            let peak = |grid: &Grid, values: &[f32], which: usize| match &interp {
+                Some(ip) => {
+                    let w = &prep.peak_windows[ip.slot][i][which];
+                    window_peak(dec, ex, tau, w, ip.value(&w.start))
+                }
                 None => peak_cstar(grid, dec, values, ex, tau, 0..values.len(), 0.0).0,
             };
-            let c_pre = peak(&prep.calib_pre, &syn.calib_pre, &windows[0]);
-            let c_post = peak(&prep.calib_post, &syn.calib_post, &windows[1]);
+            let c_pre = peak(&prep.calib_pre, &syn.calib_pre, 0);
+            let c_post = peak(&prep.calib_post, &syn.calib_post, 1);
             s.theta.push(rule.thresholds(syn.tree, c_pre, c_post));
             s.c.push(ex * rest_fill);
         }
@@ -421,10 +457,12 @@ impl Replay {
     /// candidate reads only those of the segments its gates do not skip,
     /// and asking for all of them slowed candidates whose gates skip most.
     fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
-        for w in prep.peak_windows.iter().flatten() {
-            p.add(&w.steps);
+        if let Some(ip) = &cand.interp {
+            for w in prep.peak_windows[ip.slot].iter().flatten() {
+                p.add(&w.steps);
+            }
         }
-        prep.segments.prefetch(p, cand.interp.as_ref().map(|ip| ip.above));
+        prep.segments.prefetch(p, cand.interp.as_ref());
         if self.release_drift {
             prep.draws.prefetch(p);
         }
@@ -681,6 +719,34 @@ fn argmax(w: &[f32]) -> usize {
         .0
 }
 
+/// Every synapse's calcium values and moments over the induction.
+fn induction_calcium(c: &ConnectionTraces) -> Vec<(&[f32], &[f32])> {
+    c.synapses
+        .iter()
+        .map(|s| (&s.induction[..], &s.induction_moment[..]))
+        .collect()
+}
+
+/// Every synapse's windows of its Cpre and Cpost peaks for the piece of
+/// `tables`, from the calibration grids.
+fn peak_windows(c: &ConnectionTraces, [pre, post]: [&Grid; 2], tables: &gate::Tables) -> Vec<[PeakWindow; 2]> {
+    c.synapses
+        .iter()
+        .map(|s| {
+            let ex = s.rest_excess_mm;
+            [(pre, &s.calib_pre), (post, &s.calib_post)].map(|(grid, values)| {
+                PeakWindow::new(
+                    values.len(),
+                    tables,
+                    |tau, dec, bins| peak_cstar(grid, dec, values, ex, tau, bins, 0.0),
+                    |b| (values[b], grid.kind(b)),
+                    |b| calibration_excess(grid, values[b], ex, b),
+                )
+            })
+        })
+        .collect()
+}
+
 fn prepare(
     pi: usize,
     ci: usize,
@@ -735,30 +801,10 @@ fn prepare(
     };
     let [calib_pre, calib_post, induction] = grids;
     let spike_bins: Vec<usize> = draws.spikes.iter().map(|x| x.bin).collect();
-    let calcium: Vec<(&[f32], &[f32])> = c
-        .synapses
-        .iter()
-        .map(|s| (&s.induction[..], &s.induction_moment[..]))
-        .collect();
-    let segments = Segments::new(&induction, &spike_bins, &calcium, tables);
+    let segments = Segments::new(&induction, &spike_bins, &induction_calcium(c), tables);
     let drives: Vec<&[f32]> = c.synapses.iter().map(|s| &s.nmda_drive[..]).collect();
     let basis = DeltaBasis::new(&induction.index, &induction.gap, &segments.starts, responses, &drives);
-    let peak_windows = c
-        .synapses
-        .iter()
-        .map(|s| {
-            let ex = s.rest_excess_mm;
-            [(&calib_pre, &s.calib_pre), (&calib_post, &s.calib_post)].map(|(grid, values)| {
-                PeakWindow::new(
-                    values.len(),
-                    tables,
-                    |tau, dec, bins| peak_cstar(grid, dec, values, ex, tau, bins, 0.0),
-                    |b| (values[b], grid.kind(b)),
-                    |b| calibration_excess(grid, values[b], ex, b),
-                )
-            })
-        })
-        .collect();
+    let peak_windows = vec![peak_windows(c, [&calib_pre, &calib_post], tables)];
     Prepared {
         protocol: pi,
         connection: ci,
@@ -815,7 +861,7 @@ mod tests {
     #[test]
     fn a_window_peak_stops_only_where_c_star_can_no_longer_rise() {
         let (grid, widths, values, ex) = transient();
-        let tables = gate::Tables::new(&widths);
+        let tables = gate::Tables::new(&widths, Piece::BOX);
         let window = PeakWindow::new(
             values.len(),
             &tables,

@@ -4,12 +4,13 @@
 //! c* is linear in calcium, so over a segment of bins it is the start value
 //! decayed by exp(−T/τ*) plus the segment's own contribution from c* = 0.
 //! That contribution at the segment's end is smooth in u = 1/τ* and is
-//! stored at Chebyshev–Lobatto nodes spanning the search box of τ*; a
-//! candidate interpolates it (barycentric form, error far below the
-//! binning's). A rigorous upper bound of the contribution over the segment
-//! is stored per node too: c* is non-decreasing in τ* for non-negative
-//! calcium, so the node at or above a candidate's τ* bounds it. Outside the
-//! box nothing is gated. The fine segments between two gaps form groups
+//! stored at Chebyshev–Lobatto nodes spanning a piece of the τ* axis (see
+//! `Piece`; the search box of τ* by default); a candidate interpolates it
+//! (barycentric form, error far below the binning's). A rigorous upper
+//! bound of the contribution over the segment is stored per node too: c*
+//! is non-decreasing in τ* for non-negative calcium, so the node at or
+//! above a candidate's τ* bounds it. Outside the pieces a replay holds
+//! nothing is gated. The fine segments between two gaps form groups
 //! with nodes of their own, so a synapse whose c* stays low throughout,
 //! and which nothing at the group's spikes can change, crosses the whole
 //! group at once.
@@ -19,7 +20,7 @@ use super::prefetch::Prefetch;
 use crate::synapse::{CAI_TAU_MS, PARAM_BOUNDS};
 use std::ops::Range;
 
-/// Interpolation nodes in u = 1/τ*.
+/// Interpolation nodes in u = 1/τ*, per piece.
 pub(super) const NODES: usize = 12;
 
 /// Longest segment (bins): shorter segments gate more of the quiet
@@ -31,39 +32,112 @@ const SEGMENT_BINS: usize = 64;
 /// interpolation errs by < 1e-11 of it, see the tests).
 const SEGMENT_MS: f64 = 512.0;
 
-/// Chebyshev–Lobatto nodes in u over the box of τ*, ascending in u.
-fn nodes_u() -> [f64; NODES] {
-    let (lo, hi) = (1.0 / PARAM_BOUNDS[0].1, 1.0 / PARAM_BOUNDS[0].0);
-    let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo));
-    let mut u: [f64; NODES] =
-        std::array::from_fn(|k| mid - half * (std::f64::consts::PI * k as f64 / (NODES - 1) as f64).cos());
-    // The box's ends exactly, so its edges are nodes.
-    (u[0], u[NODES - 1]) = (lo, hi);
-    u
+/// Longest τ* (ms) any piece gates: piece −1 reaches from the box up to it.
+const TAU_MAX_MS: f64 = 10_000.0;
+
+/// Last piece towards short τ*: with the box's width in u, piece 3 ends
+/// at τ* = 55 ms.
+const LAST_PIECE: i8 = 3;
+
+/// A stretch of the τ* axis with nodes of its own. Piece 0 is the search
+/// box of SPEC §2.7; pieces 1, 2, … continue it towards short τ* with the
+/// same width in u, which keeps the interpolation's accuracy (it depends on
+/// the width in u times the segment's length); piece −1 reaches from the
+/// box to `TAU_MAX_MS`, narrower in u. Pieces are fixed, so a candidate is
+/// replayed alike by every replay that holds its piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Piece(i8);
+
+impl Piece {
+    pub(super) const BOX: Piece = Piece(0);
+
+    /// The piece's ends in u (ms⁻¹), ascending; neighbours share an end.
+    fn u_range(self) -> (f64, f64) {
+        let (lo, hi) = (1.0 / PARAM_BOUNDS[0].1, 1.0 / PARAM_BOUNDS[0].0);
+        let edge = |j: i8| hi + f64::from(j - 1) * (hi - lo);
+        match self.0 {
+            0 => (lo, hi),
+            -1 => (1.0 / TAU_MAX_MS, lo),
+            j => (edge(j), edge(j + 1)),
+        }
+    }
+
+    /// The piece's ends in τ* (ms), ascending: the box's own for piece 0.
+    fn tau_range(self) -> (f64, f64) {
+        if self == Piece::BOX {
+            return PARAM_BOUNDS[0];
+        }
+        let (lo, hi) = self.u_range();
+        (1.0 / hi, 1.0 / lo)
+    }
+
+    /// The piece holding τ* (the box's for τ* in it), if any.
+    pub(super) fn of(tau: f64) -> Option<Piece> {
+        let x = 1.0 / tau;
+        let holds = |p: Piece| {
+            let (lo, hi) = p.u_range();
+            x >= lo && x <= hi
+        };
+        // The box first: it shares an end with each neighbour.
+        [0, -1].into_iter().chain(1..=LAST_PIECE).map(Piece).find(|&p| holds(p))
+    }
+
+    /// The pieces that hold some τ* of [lo, hi] (ms), from long τ* to short:
+    /// those overlapping it, and those holding its ends.
+    pub(super) fn spanning(lo: f64, hi: f64) -> Vec<Piece> {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Vec::new();
+        }
+        let (x_lo, x_hi) = (1.0 / hi, 1.0 / lo);
+        let ends = [Piece::of(lo), Piece::of(hi)];
+        (-1..=LAST_PIECE)
+            .map(Piece)
+            .filter(|&p| {
+                let (a, b) = p.u_range();
+                (a < x_hi && b > x_lo) || ends.contains(&Some(p))
+            })
+            .collect()
+    }
+
+    /// Chebyshev–Lobatto nodes in u over the piece, ascending in u.
+    fn nodes_u(self) -> [f64; NODES] {
+        let (lo, hi) = self.u_range();
+        let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo));
+        let mut u: [f64; NODES] =
+            std::array::from_fn(|k| mid - half * (std::f64::consts::PI * k as f64 / (NODES - 1) as f64).cos());
+        // The piece's ends exactly, so its edges are nodes.
+        (u[0], u[NODES - 1]) = (lo, hi);
+        u
+    }
+
+    /// τ* of every node.
+    fn node_taus(self) -> [f64; NODES] {
+        self.nodes_u().map(|u| 1.0 / u)
+    }
 }
 
-/// A candidate's place among the nodes: interpolation weights and the
-/// node whose τ* is the smallest at or above the candidate's.
+/// A candidate's place among the nodes of its piece: interpolation weights
+/// and the node whose τ* is the smallest at or above the candidate's.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Interp {
     lambda: [f64; NODES],
     pub(super) above: usize,
+    /// Where the replay keeps the piece's tables.
+    pub(super) slot: usize,
 }
 
 impl Interp {
-    /// None outside the box of τ*.
-    pub(super) fn at(tau: f64) -> Option<Interp> {
-        let u = nodes_u();
+    /// τ* in `piece` (see `Piece::of`), whose tables are at `slot`.
+    pub(super) fn at(tau: f64, piece: Piece, slot: usize) -> Interp {
+        let u = piece.nodes_u();
         let x = 1.0 / tau;
-        if !(x >= u[0] && x <= u[NODES - 1]) {
-            return None;
-        }
+        debug_assert!(x >= u[0] && x <= u[NODES - 1], "τ* {tau} outside {piece:?}");
         // Largest u_k ≤ x: its τ_k is the smallest ≥ τ.
-        let above = u.iter().rposition(|&uk| uk <= x).expect("x ≥ u[0]");
+        let above = u.iter().rposition(|&uk| uk <= x).unwrap_or(0);
         let mut lambda = [0.0; NODES];
         if let Some(k) = u.iter().position(|&uk| uk == x) {
             lambda[k] = 1.0;
-            return Some(Interp { lambda, above });
+            return Interp { lambda, above, slot };
         }
         let mut total = 0.0;
         for (k, (l, uk)) in lambda.iter_mut().zip(u).enumerate() {
@@ -73,7 +147,7 @@ impl Interp {
             total += *l;
         }
         lambda.iter_mut().for_each(|l| *l /= total);
-        Some(Interp { lambda, above })
+        Interp { lambda, above, slot }
     }
 
     pub(super) fn value(&self, f: &[f64; NODES]) -> f64 {
@@ -86,27 +160,26 @@ impl Interp {
     }
 }
 
-/// τ* of every node.
-fn node_taus() -> [f64; NODES] {
-    nodes_u().map(|u| 1.0 / u)
-}
-
-/// Decay factors of a cache's widths at every node and at the τ* samples
-/// that locate calibration peaks, computed once for all connections.
+/// Decay factors of a cache's widths at every node of a piece and at the
+/// τ* samples that locate calibration peaks, computed once for all
+/// connections.
 pub(super) struct Tables {
     nodes: Vec<(f64, Vec<(f64, f64)>)>,
     samples: Vec<(f64, Vec<(f64, f64)>)>,
+    /// The piece's ends in τ* (ms).
+    taus: (f64, f64),
 }
 
 impl Tables {
-    pub(super) fn new(widths: &Widths) -> Tables {
-        let u = nodes_u();
+    pub(super) fn new(widths: &Widths, piece: Piece) -> Tables {
+        let u = piece.nodes_u();
         let at = |tau: f64| (tau, widths.decays(tau));
         Tables {
-            nodes: node_taus().into_iter().map(at).collect(),
+            nodes: piece.node_taus().into_iter().map(at).collect(),
             samples: (0..PEAK_SAMPLES)
                 .map(|k| at(1.0 / (u[0] + (u[NODES - 1] - u[0]) * k as f64 / (PEAK_SAMPLES - 1) as f64)))
                 .collect(),
+            taus: piece.tau_range(),
         }
     }
 }
@@ -129,7 +202,14 @@ fn fine_nodes(
     let (mut end, mut bound) = ([0.0; NODES], [0.0; NODES]);
     for (k, (tau, dec)) in tables.nodes.iter().enumerate() {
         end[k] = local_end(grid, dec, values, moments, *tau, run.clone());
-        bound[k] = round_up(local_bound(grid, dec, values, moments, *tau, run.clone()));
+        bound[k] = round_up(local_bound(
+            grid,
+            dec,
+            values,
+            moments,
+            (tables.taus.0, *tau),
+            run.clone(),
+        ));
     }
     (FineNodes { end }, bound)
 }
@@ -204,32 +284,39 @@ pub(super) struct Segments {
     /// segments or among the gaps.
     gap: Vec<bool>,
     rank: Vec<u32>,
-    /// Per fine segment, per synapse: the synapses of a connection are
-    /// advanced together, segment by segment.
-    nodes: Vec<FineNodes>,
     /// Per gap, per synapse: the calcium excess at its start (mM), the one
     /// value its closed form reads, kept here so that crossing it touches
     /// no bin.
     gap_excess: Vec<f64>,
-    /// The fine segments' bounds (those of gaps are infinite).
-    bounds: Bounds,
     /// Groups of two or more segments, and per segment the group it
     /// starts.
     pub(super) groups: Vec<Group>,
     group_at: Vec<Option<u32>>,
+    /// The nodes of each piece the replay holds, by slot.
+    pieces: Vec<PieceNodes>,
+    synapses: usize,
+}
+
+/// What the segments and groups hold at the nodes of one piece.
+#[derive(Debug, Clone)]
+struct PieceNodes {
+    /// Per fine segment, per synapse: the synapses of a connection are
+    /// advanced together, segment by segment.
+    nodes: Vec<FineNodes>,
+    /// The fine segments' bounds (those of gaps are infinite).
+    bounds: Bounds,
     /// Per group, per synapse.
     group_nodes: Vec<FineNodes>,
     group_bounds: Bounds,
     /// Per synapse, a lower bound of the contribution to c* anywhere in
-    /// any of its fine segments, for every τ* of the box (≤ 0): calcium
+    /// any of its fine segments, for every τ* of the piece (≤ 0): calcium
     /// integrals are non-negative but for rounding.
     floors: Vec<f64>,
-    synapses: usize,
 }
 
 impl Segments {
     /// `spike_bins` ascending; `synapses` gives each synapse's calcium
-    /// values and moments.
+    /// values and moments; `tables` are those of the piece at slot 0.
     pub(super) fn new(grid: &Grid, spike_bins: &[usize], synapses: &[(&[f32], &[f32])], tables: &Tables) -> Segments {
         let len = grid.len();
         let mut starts = vec![0];
@@ -257,11 +344,40 @@ impl Segments {
                 Some(seen[usize::from(g)] - 1)
             })
             .collect();
-        let (mut nodes, mut gap_excess, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
-        for (w, &is_gap) in starts.windows(2).zip(&gap) {
+        let gap_excess = starts
+            .windows(2)
+            .zip(&gap)
+            .filter(|&(_, &is_gap)| is_gap)
+            .flat_map(|(w, _)| synapses.iter().map(move |series| f64::from(series.0[w[0]])))
+            .collect();
+        let groups = groups(grid, &starts, &spans_ms);
+        let mut group_at = vec![None; spans_ms.len()];
+        for (g, group) in groups.iter().enumerate() {
+            group_at[group.first] = Some(g as u32);
+        }
+        let mut segments = Segments {
+            starts,
+            spans_ms,
+            calcium_decay,
+            gap,
+            rank,
+            gap_excess,
+            groups,
+            group_at,
+            pieces: Vec::new(),
+            synapses: synapses.len(),
+        };
+        segments.add_piece(grid, synapses, tables);
+        segments
+    }
+
+    /// Derives the nodes of another piece (from its `tables`) at the next
+    /// slot.
+    pub(super) fn add_piece(&mut self, grid: &Grid, synapses: &[(&[f32], &[f32])], tables: &Tables) {
+        let (mut nodes, mut bounds) = (Vec::new(), Vec::new());
+        for (w, &is_gap) in self.starts.windows(2).zip(&self.gap) {
             for &series in synapses {
                 if is_gap {
-                    gap_excess.push(f64::from(series.0[w[0]]));
                     bounds.push([f32::INFINITY; NODES]);
                 } else {
                     let (fine, bound) = fine_nodes(grid, tables, series, w[0]..w[1]);
@@ -270,23 +386,20 @@ impl Segments {
                 }
             }
         }
-        let groups = groups(grid, &starts, &spans_ms);
-        let mut group_at = vec![None; spans_ms.len()];
-        for (g, group) in groups.iter().enumerate() {
-            group_at[group.first] = Some(g as u32);
-        }
-        let (group_nodes, group_bounds): (Vec<FineNodes>, Vec<[f32; NODES]>) = groups
+        let (group_nodes, group_bounds): (Vec<FineNodes>, Vec<[f32; NODES]>) = self
+            .groups
             .iter()
             .flat_map(|g| {
-                let run = starts[g.first]..starts[g.end];
+                let run = self.starts[g.first]..self.starts[g.end];
                 synapses
                     .iter()
                     .map(move |&series| fine_nodes(grid, tables, series, run.clone()))
             })
             .unzip();
-        let fine: Vec<Range<usize>> = starts
+        let fine: Vec<Range<usize>> = self
+            .starts
             .windows(2)
-            .zip(&gap)
+            .zip(&self.gap)
             .filter(|&(_, &is_gap)| !is_gap)
             .map(|(w, _)| w[0]..w[1])
             .collect();
@@ -294,26 +407,17 @@ impl Segments {
             .iter()
             .map(|&(values, moments)| {
                 fine.iter()
-                    .map(|run| f64::from(round_down(local_floor(values, moments, run.clone()))))
+                    .map(|run| f64::from(round_down(local_floor(values, moments, tables.taus, run.clone()))))
                     .fold(0.0, f64::min)
             })
             .collect();
-        Segments {
-            starts,
-            spans_ms,
-            calcium_decay,
-            gap,
-            rank,
+        self.pieces.push(PieceNodes {
             nodes,
-            gap_excess,
             bounds: Bounds::new(&bounds),
-            groups,
-            group_at,
             group_nodes,
             group_bounds: Bounds::new(&group_bounds),
             floors,
-            synapses: synapses.len(),
-        }
+        });
     }
 
     /// The group segment k starts, if any.
@@ -321,14 +425,15 @@ impl Segments {
         self.group_at[k].map(|g| g as usize)
     }
 
-    /// What synapse i's calcium does over group g.
-    pub(super) fn group_nodes(&self, i: usize, g: usize) -> &FineNodes {
-        &self.group_nodes[g * self.synapses + i]
+    /// What synapse i's calcium does over group g, at the nodes of the
+    /// piece at `slot`.
+    pub(super) fn group_nodes(&self, i: usize, g: usize, slot: usize) -> &FineNodes {
+        &self.pieces[slot].group_nodes[g * self.synapses + i]
     }
 
-    /// The bound of synapse i over group g at a node.
-    pub(super) fn group_bound(&self, i: usize, g: usize, node: usize) -> f64 {
-        self.group_bounds.at(node, g * self.synapses + i)
+    /// The bound of synapse i over group g at a node of the piece at `slot`.
+    pub(super) fn group_bound(&self, i: usize, g: usize, slot: usize, node: usize) -> f64 {
+        self.pieces[slot].group_bounds.at(node, g * self.synapses + i)
     }
 
     /// Whether segment k is a gap.
@@ -336,10 +441,10 @@ impl Segments {
         self.gap[k]
     }
 
-    /// Synapse i's nodes over fine segment k.
-    pub(super) fn fine_nodes(&self, i: usize, k: usize) -> &FineNodes {
+    /// Synapse i's nodes over fine segment k, of the piece at `slot`.
+    pub(super) fn fine_nodes(&self, i: usize, k: usize, slot: usize) -> &FineNodes {
         debug_assert!(!self.gap[k], "segment {k} is a gap");
-        &self.nodes[self.rank[k] as usize * self.synapses + i]
+        &self.pieces[slot].nodes[self.rank[k] as usize * self.synapses + i]
     }
 
     /// Synapse i's calcium excess (mM) at the start of gap k.
@@ -348,19 +453,21 @@ impl Segments {
         self.gap_excess[self.rank[k] as usize * self.synapses + i]
     }
 
-    /// The bound of synapse i over segment k at a node (infinite for a gap).
-    pub(super) fn bound(&self, i: usize, k: usize, node: usize) -> f64 {
-        self.bounds.at(node, k * self.synapses + i)
+    /// The bound of synapse i over segment k at a node of the piece at
+    /// `slot` (infinite for a gap).
+    pub(super) fn bound(&self, i: usize, k: usize, slot: usize, node: usize) -> f64 {
+        self.pieces[slot].bounds.at(node, k * self.synapses + i)
     }
 
-    /// Synapse i's floor (see `Segments::floors`).
-    pub(super) fn floor(&self, i: usize) -> f64 {
-        self.floors[i]
+    /// Synapse i's floor for the piece at `slot` (see `PieceNodes::floors`).
+    pub(super) fn floor(&self, i: usize, slot: usize) -> f64 {
+        self.pieces[slot].floors[i]
     }
 
-    /// Adds the tables a candidate reads to `p`: the bounds at node
-    /// `above` only, and no bound or node without gates (`above` None).
-    pub(super) fn prefetch(&self, p: &mut Prefetch, above: Option<usize>) {
+    /// Adds the tables a candidate reads to `p`: with gates, those of its
+    /// piece and only the bounds at its node `above`; without (None), no
+    /// bound or node.
+    pub(super) fn prefetch(&self, p: &mut Prefetch, gate: Option<&Interp>) {
         p.add(&self.starts);
         p.add(&self.spans_ms);
         p.add(&self.gap);
@@ -368,23 +475,31 @@ impl Segments {
         p.add(&self.calcium_decay);
         p.add(&self.gap_excess);
         p.add(&self.group_at);
-        p.add(&self.floors);
-        if let Some(n) = above {
-            p.add(self.bounds.row(n));
-            p.add(&self.nodes);
+        if let Some(ip) = gate {
+            let piece = &self.pieces[ip.slot];
+            p.add(&piece.floors);
+            p.add(piece.bounds.row(ip.above));
+            p.add(&piece.nodes);
             p.add(&self.groups);
-            p.add(self.group_bounds.row(n));
-            p.add(&self.group_nodes);
+            p.add(piece.group_bounds.row(ip.above));
+            p.add(&piece.group_nodes);
         }
     }
 
-    /// Bytes of the nodes of every segment and group, all synapses.
+    /// Bytes of the nodes of every segment and group, all synapses and
+    /// pieces.
     pub(super) fn node_bytes(&self) -> usize {
-        std::mem::size_of_val(&self.nodes[..])
-            + std::mem::size_of_val(&self.gap_excess[..])
-            + std::mem::size_of_val(&self.group_nodes[..])
-            + std::mem::size_of_val(&self.bounds.values[..])
-            + std::mem::size_of_val(&self.group_bounds.values[..])
+        let pieces: usize = self
+            .pieces
+            .iter()
+            .map(|piece| {
+                std::mem::size_of_val(&piece.nodes[..])
+                    + std::mem::size_of_val(&piece.group_nodes[..])
+                    + std::mem::size_of_val(&piece.bounds.values[..])
+                    + std::mem::size_of_val(&piece.group_bounds.values[..])
+            })
+            .sum();
+        pieces + std::mem::size_of_val(&self.gap_excess[..])
     }
 }
 
@@ -423,12 +538,18 @@ fn local_end(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], t
 }
 
 /// An upper bound of c* over fine bins `run` from c* = 0, valid for every
-/// τ* from the box's lower end up to `tau`: each bin's gain h·(V + M/τ*)
-/// (h = `gain_factor`, which rises with τ*) is at most that at `tau` of V
-/// plus the larger of M/τ* at the range's ends, if positive, and the
-/// decays at most those at `tau`.
-fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32], tau: f64, run: Range<usize>) -> f64 {
-    let tau_min = PARAM_BOUNDS[0].0;
+/// τ* from `tau_min` (the piece's lower end) up to `tau`: each bin's gain
+/// h·(V + M/τ*) (h = `gain_factor`, which rises with τ*) is at most that
+/// at `tau` of V plus the larger of M/τ* at the range's ends, if positive,
+/// and the decays at most those at `tau`.
+fn local_bound(
+    grid: &Grid,
+    dec: &[(f64, f64)],
+    values: &[f32],
+    moments: &[f32],
+    (tau_min, tau): (f64, f64),
+    run: Range<usize>,
+) -> f64 {
     let (mut c, mut top) = (0.0f64, 0.0f64);
     for b in run {
         let (e, h) = dec[grid.index[b] as usize];
@@ -440,10 +561,9 @@ fn local_bound(grid: &Grid, dec: &[(f64, f64)], values: &[f32], moments: &[f32],
 }
 
 /// A lower bound of c* over fine bins `run` from c* = 0, valid for every
-/// τ* of the box: the negative parts of the bins' gains, undecayed (each
-/// bin's factor h and the decays after it are at most 1).
-fn local_floor(values: &[f32], moments: &[f32], run: Range<usize>) -> f64 {
-    let (tau_min, tau_max) = PARAM_BOUNDS[0];
+/// τ* of [tau_min, tau_max]: the negative parts of the bins' gains,
+/// undecayed (each bin's factor h and the decays after it are at most 1).
+fn local_floor(values: &[f32], moments: &[f32], (tau_min, tau_max): (f64, f64), run: Range<usize>) -> f64 {
     run.map(|b| {
         let (v, m) = (f64::from(values[b]), f64::from(moments[b]));
         (v + (m / tau_min).min(m / tau_max)).min(0.0)
@@ -472,9 +592,10 @@ fn round_up(x: f64) -> f32 {
 }
 
 /// A calibration peak's window: the bins where c*'s largest value falls
-/// for the τ* sampled across the box (`PEAK_SAMPLES`, ≤ 3.6 ms of τ*
-/// apart), widened by `PEAK_MARGIN`, and c* at the window's start at every
-/// node. Gated and full peaks agree in `tests/replay.rs`.
+/// for the τ* sampled across a piece (`PEAK_SAMPLES`, even in u: ≤ 3.6 ms
+/// of τ* apart in the box), widened by `PEAK_MARGIN`, and c* at the
+/// window's start at every node. Gated and full peaks agree in
+/// `tests/replay.rs`.
 #[derive(Debug, Clone)]
 pub(super) struct PeakWindow {
     pub(super) bins: Range<usize>,
@@ -546,20 +667,75 @@ mod tests {
     use super::*;
     use crate::replay::cache::Timeline;
 
+    /// Every piece, and τ* drawn evenly in u across it.
+    fn pieces_and_taus(per_piece: usize) -> Vec<(Piece, Vec<f64>)> {
+        (-1..=LAST_PIECE)
+            .map(Piece)
+            .map(|p| {
+                let (lo, hi) = p.u_range();
+                let taus = (0..=per_piece).map(|k| 1.0 / (lo + (hi - lo) * k as f64 / per_piece as f64));
+                (p, taus.collect())
+            })
+            .collect()
+    }
+
     #[test]
-    fn interpolation_reproduces_a_sum_of_decays_across_the_box() {
-        // A segment's end contribution: calcium at times before the end
-        // decaying with τ*, like Σ a_i·exp(−s_i/τ*). The bound 1e-9 is far
-        // below the binning's (7e-4 of a spike's integral).
-        let terms: [(f64, f64); 4] = [(1.0, 5.0), (0.5, 80.0), (2.0, 400.0), (0.3, 2500.0)];
+    fn interpolation_reproduces_a_sum_of_decays_across_every_piece() {
+        // A segment's or group's end contribution: calcium at most
+        // `GROUP_MS` before the end decaying with τ*, like Σ a_i·exp(−s_i/τ*).
+        // The bound 1e-9 is far below the binning's (7e-4 of a spike's
+        // integral).
+        let terms: [(f64, f64); 4] = [(1.0, 5.0), (0.5, 80.0), (2.0, 400.0), (0.3, GROUP_MS)];
         let f = |tau: f64| terms.iter().map(|(a, s)| a * (-s / tau).exp()).sum::<f64>();
-        let at_nodes = node_taus().map(f);
-        for k in 0..=200 {
-            let tau = 150.0 + k as f64;
-            let got = Interp::at(tau).expect("inside the box").value(&at_nodes);
-            assert!((got - f(tau)).abs() < 1e-9 * f(tau), "τ* {tau}: {got} vs {}", f(tau));
+        for (piece, taus) in pieces_and_taus(200) {
+            let at_nodes = piece.node_taus().map(f);
+            for tau in taus {
+                assert_eq!(
+                    Piece::of(tau).map(|p| p.0.abs_diff(piece.0) <= 1),
+                    Some(true),
+                    "τ* {tau}"
+                );
+                let got = Interp::at(tau, piece, 0).value(&at_nodes);
+                assert!(
+                    (got - f(tau)).abs() < 1e-9 * f(tau),
+                    "{piece:?}, τ* {tau}: {got} vs {}",
+                    f(tau)
+                );
+            }
         }
-        assert!(Interp::at(149.0).is_none() && Interp::at(351.0).is_none());
+    }
+
+    #[test]
+    fn pieces_tile_the_tau_axis_from_55_ms_to_10_s_around_the_box() {
+        assert_eq!(Piece::BOX.tau_range(), PARAM_BOUNDS[0]);
+        for tau in [150.0, 278.318, 350.0] {
+            assert_eq!(Piece::of(tau), Some(Piece::BOX), "τ* {tau}");
+        }
+        assert_eq!(Piece::of(351.0), Some(Piece(-1)));
+        assert_eq!(Piece::of(10_000.0), Some(Piece(-1)));
+        assert_eq!(Piece::of(149.0), Some(Piece(1)));
+        assert_eq!(Piece::of(56.0), Some(Piece(LAST_PIECE)));
+        for tau in [54.0, 10_001.0, 0.0, -5.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(Piece::of(tau), None, "τ* {tau}");
+        }
+        for j in -1..LAST_PIECE {
+            // Neighbours share an end, and every piece is at most the box's width in u.
+            assert_eq!(Piece(j).u_range().1, Piece(j + 1).u_range().0);
+            let (lo, hi) = Piece(j).u_range();
+            let (blo, bhi) = Piece::BOX.u_range();
+            assert!(hi - lo <= (bhi - blo) * (1.0 + 1e-12), "{j}");
+        }
+        assert_eq!(Piece::spanning(150.0, 350.0), [Piece::BOX]);
+        assert_eq!(Piece::spanning(278.0, 278.0), [Piece::BOX]);
+        assert_eq!(Piece::spanning(100.0, 1000.0), [Piece(-1), Piece::BOX, Piece(1)]);
+        assert_eq!(Piece::spanning(1.0, 1e9).len(), 5);
+        assert!(Piece::spanning(20_000.0, 30_000.0).is_empty());
+        assert!(Piece::spanning(1.0, 50.0).is_empty());
+        assert!(Piece::spanning(400.0, 300.0).is_empty());
+        assert!(Piece::spanning(f64::NAN, 300.0).is_empty());
+        assert_eq!(Piece::spanning(350.0, 350.0), [Piece::BOX]);
+        assert_eq!(Piece::spanning(351.0, 351.0), [Piece(-1)]);
+        assert_eq!(Piece::spanning(10.0, 60.0), [Piece(LAST_PIECE)]);
     }
 
     /// Calcium on a timeline of fine bins and gaps, as recordings leave it:
@@ -616,12 +792,65 @@ mod tests {
     }
 
     #[test]
-    fn segment_and_group_bounds_and_floors_hold_and_ends_interpolate_for_any_tau_in_the_box() {
+    fn segment_and_group_bounds_and_floors_hold_and_ends_interpolate_for_any_tau_of_every_piece() {
         use rand::{Rng, SeedableRng};
         let (grid, widths, values, moments, spikes) = synthetic(9);
-        let tables = Tables::new(&widths);
-        let segments = Segments::new(&grid, &spikes, &[(&values, &moments)], &tables);
+        let series = [(&values[..], &moments[..])];
+        let pieces: Vec<Piece> = [0, -1, 1, LAST_PIECE].into_iter().map(Piece).collect();
+        let mut segments = Segments::new(&grid, &spikes, &series, &Tables::new(&widths, pieces[0]));
+        for &piece in &pieces[1..] {
+            segments.add_piece(&grid, &series, &Tables::new(&widths, piece));
+        }
         assert!(segments.starts.len() > 10 && spikes.iter().all(|s| segments.starts.contains(s)));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for (slot, &piece) in pieces.iter().enumerate() {
+            let runs = runs_of(&segments, &grid, &values, slot);
+            let (mut tightest, mut below_zero): (f64, usize) = (0.0, 0);
+            let (ulo, uhi) = piece.u_range();
+            for _ in 0..40 {
+                let tau = 1.0 / rng.gen_range(ulo..=uhi);
+                let ip = Interp::at(tau, piece, slot);
+                for (run, nodes, bounds, tolerance, segment) in &runs {
+                    assert!(!grid.gap[run.clone()].contains(&true));
+                    let (bottom, top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
+                    let bound = bounds[ip.above];
+                    assert!(
+                        top <= bound,
+                        "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"
+                    );
+                    if *segment {
+                        let floor = segments.floor(0, slot);
+                        assert!(
+                            bottom >= floor,
+                            "τ* {tau}, bins {run:?}: c* falls to {bottom} below the floor {floor}"
+                        );
+                        below_zero += usize::from(bottom < 0.0);
+                    }
+                    tightest = tightest.max(top / bound);
+                    let end = ip.value(&nodes.end);
+                    assert!(
+                        (end - c).abs() <= tolerance * c.abs().max(1e-12),
+                        "{piece:?}, τ* {tau}, bins {run:?}: end {end} vs {c}"
+                    );
+                }
+            }
+            // The bound is of use: some segment comes within 10 % of it.
+            assert!(tightest > 0.9, "{piece:?}: bounds at most {tightest} reached");
+            // Rounding leaves some integrals negative: the floor is tested.
+            assert!(below_zero > 0, "{piece:?}: c* never falls below 0");
+        }
+    }
+
+    /// Every fine segment and group of synapse 0 with its nodes and bounds
+    /// at `slot`, and the tolerance of its interpolated end; segments are
+    /// flagged, and the segments' and groups' structure is checked.
+    #[allow(clippy::type_complexity)]
+    fn runs_of<'a>(
+        segments: &'a Segments,
+        grid: &Grid,
+        values: &[f32],
+        slot: usize,
+    ) -> Vec<(Range<usize>, &'a FineNodes, [f64; NODES], f64, bool)> {
         let mut runs = Vec::new();
         for (k, w) in segments.starts.windows(2).enumerate() {
             assert_eq!(segments.is_gap(k), grid.gap[w[0]]);
@@ -629,8 +858,8 @@ mod tests {
                 assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
                 assert_eq!(segments.gap_excess(0, k), f64::from(values[w[0]]));
             } else {
-                let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, n));
-                runs.push((w[0]..w[1], segments.fine_nodes(0, k), bounds, 1e-11, true));
+                let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, slot, n));
+                runs.push((w[0]..w[1], segments.fine_nodes(0, k, slot), bounds, 1e-11, true));
             }
         }
         assert!(segments.groups.len() >= 4, "{} groups", segments.groups.len());
@@ -642,53 +871,30 @@ mod tests {
             let span: f64 = segments.spans_ms[group.first..group.end].iter().sum();
             assert!((span - group.span_ms).abs() < 1e-9);
             assert!(!segments.is_gap(group.first));
-            let bounds: [f64; NODES] = std::array::from_fn(|n| segments.group_bound(0, g, n));
+            let bounds: [f64; NODES] = std::array::from_fn(|n| segments.group_bound(0, g, slot, n));
             // Replay checks a group only for a synapse its first segment gates.
-            assert!((0..NODES).all(|n| bounds[n] >= segments.bound(0, group.first, n)));
-            runs.push((run, segments.group_nodes(0, g), bounds, 1e-10, false));
+            assert!((0..NODES).all(|n| bounds[n] >= segments.bound(0, group.first, slot, n)));
+            runs.push((run, segments.group_nodes(0, g, slot), bounds, 1e-10, false));
         }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let (mut tightest, mut below_zero): (f64, usize) = (0.0, 0);
-        for _ in 0..40 {
-            let tau = rng.gen_range(150.0..=350.0);
-            let ip = Interp::at(tau).unwrap();
-            for (run, nodes, bounds, tolerance, segment) in &runs {
-                assert!(!grid.gap[run.clone()].contains(&true));
-                let (bottom, top, c) = stepped(&grid, &widths, &values, &moments, tau, run.clone());
-                let bound = bounds[ip.above];
-                assert!(
-                    top <= bound,
-                    "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"
-                );
-                if *segment {
-                    let floor = segments.floor(0);
-                    assert!(
-                        bottom >= floor,
-                        "τ* {tau}, bins {run:?}: c* falls to {bottom} below the floor {floor}"
-                    );
-                    below_zero += usize::from(bottom < 0.0);
-                }
-                tightest = tightest.max(top / bound);
-                let end = ip.value(&nodes.end);
-                assert!(
-                    (end - c).abs() <= tolerance * c.abs().max(1e-12),
-                    "τ* {tau}, bins {run:?}: end {end} vs {c}"
-                );
-            }
-        }
-        // The bound is of use: some segment comes within 10 % of it.
-        assert!(tightest > 0.9, "bounds at most {tightest} reached");
-        // Rounding leaves some integrals negative: the floor is tested.
-        assert!(below_zero > 0, "c* never falls below 0");
+        runs
     }
 
     #[test]
     fn the_node_above_has_the_smallest_tau_at_or_above() {
-        let taus = node_taus();
-        for tau in [150.0, 151.0, 200.0, 278.318, 349.9, 350.0] {
-            let k = Interp::at(tau).unwrap().above;
-            assert!(taus[k] >= tau - 1e-9, "{tau}: node {}", taus[k]);
-            assert!(k == NODES - 1 || taus[k + 1] < tau, "{tau}: a smaller node above");
+        for (piece, taus) in pieces_and_taus(7) {
+            let nodes = piece.node_taus();
+            for tau in taus
+                .into_iter()
+                .chain([278.318, 349.9, 151.0])
+                .filter(|&t| Piece::of(t) == Some(piece))
+            {
+                let k = Interp::at(tau, piece, 0).above;
+                assert!(nodes[k] >= tau - 1e-9, "{tau}: node {}", nodes[k]);
+                assert!(
+                    k == NODES - 1 || nodes[k + 1] < tau + 1e-9,
+                    "{tau}: a smaller node above"
+                );
+            }
         }
     }
 }

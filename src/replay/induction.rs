@@ -304,10 +304,13 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
             continue;
         }
         // The nodes are read only for a synapse crossed at once.
-        let gate = s.gate.as_ref().map(|ip| (ip, s.segments.bound(i, k, ip.above)));
+        let gate = s
+            .gate
+            .as_ref()
+            .map(|ip| (ip, s.segments.bound(i, k, ip.slot, ip.above)));
         let Some((interp, _)) = gate.filter(|&(_, bound)| below(l, s, i, bound)) else {
             l.set_band(i, s);
-            match gate.filter(|&(_, bound)| within_band(l, s, i, k, bound)) {
+            match gate.filter(|&(ip, bound)| within_band(l, s, i, k, ip.slot, bound)) {
                 Some((ip, _)) => cross_band_at_once(l, s, i, k, ip),
                 None => followed.push(i),
             }
@@ -317,15 +320,15 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         // gated there can be gated over the group.
         if let Some(g) = group.filter(|_| l.steady(i)) {
             let run = &s.segments.groups[g];
-            if below(l, s, i, s.segments.group_bound(i, g, interp.above)) {
-                let end = &s.segments.group_nodes(i, g).end;
+            if below(l, s, i, s.segments.group_bound(i, g, interp.slot, interp.above)) {
+                let end = &s.segments.group_nodes(i, g, interp.slot).end;
                 cross_at_once(l, s, i, end, interp, (run.bins, run.span_ms, s.group_decay[g]));
                 l.ahead[i] = run.end;
                 continue;
             }
         }
         let bins = s.segments.starts[k + 1] - s.segments.starts[k];
-        let end = &s.segments.fine_nodes(i, k).end;
+        let end = &s.segments.fine_nodes(i, k, interp.slot).end;
         cross_at_once(l, s, i, end, interp, (bins, s.segments.spans_ms[k], s.decay[k]));
     }
     let mut pairs = followed.chunks_exact(2);
@@ -356,9 +359,12 @@ fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
 /// plus the bound. The margin of 1e-12 covers the rounding of the walk's
 /// decays.
 #[inline(always)]
-fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, bound: f64) -> bool {
+fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, slot: usize, bound: f64) -> bool {
     let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
-    l.delta[i].is_zero() && c >= 0.0 && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i) > low && c + bound <= high
+    l.delta[i].is_zero()
+        && c >= 0.0
+        && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i, slot) > low
+        && c + bound <= high
 }
 
 /// Crosses fine segment k of synapse i at once, c* in its band throughout
@@ -368,7 +374,7 @@ fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, interp
     l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
     l.span[i] = s.segments.spans_ms[k];
     l.close_band(i, s);
-    l.c[i] = s.decay[k] * l.c[i] + interp.value(&s.segments.fine_nodes(i, k).end);
+    l.c[i] = s.decay[k] * l.c[i] + interp.value(&s.segments.fine_nodes(i, k, interp.slot).end);
 }
 
 /// Crosses fine bins of synapse i at once (see `below`); ρ only relaxes.
@@ -798,7 +804,12 @@ mod tests {
                 .iter()
                 .map(|x| (&x.induction[..], &x.induction_moment[..]))
                 .collect();
-            let segments = Segments::new(&grid, &spikes, &series, &Tables::new(&widths));
+            let segments = Segments::new(
+                &grid,
+                &spikes,
+                &series,
+                &Tables::new(&widths, super::super::gate::Piece::BOX),
+            );
             let drives: Vec<&[f32]> = synapses.iter().map(|x| &x.nmda_drive[..]).collect();
             let basis = DeltaBasis::new(&grid.index, &grid.gap, &segments.starts, &widths.responses, &drives);
             Fixture {
