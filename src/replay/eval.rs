@@ -405,9 +405,9 @@ impl Replay {
         (s.induction.gated_bins, total)
     }
 
-    /// Bytes of the gates' nodes derived when loading (see `gate`): an
-    /// evaluation reads those of the segments and groups it crosses at
-    /// once, and the bound of every other.
+    /// Bytes of the gates' nodes, every piece held (see `gate`): an
+    /// evaluation reads those of its piece for the segments and groups it
+    /// crosses at once, and the bound of every other.
     pub fn gate_node_bytes(&self) -> usize {
         self.prepared.iter().map(|p| p.segments.node_bytes()).sum()
     }
