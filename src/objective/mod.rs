@@ -346,6 +346,21 @@ mod tests {
     }
 
     #[test]
+    fn the_tau_star_range_is_the_bounds_or_the_fixed_value() {
+        let mut o = objective();
+        assert_eq!(o.tau_star_range(), (150.0, 350.0));
+        let wide = ParameterSpec::Free {
+            lower: 100.0,
+            upper: 1000.0,
+        };
+        o.parameters.insert("tau_star_ms".into(), wide);
+        assert_eq!(o.tau_star_range(), (100.0, 1000.0));
+        o.parameters
+            .insert("tau_star_ms".into(), ParameterSpec::Fixed { fixed: 500.0 });
+        assert_eq!(o.tau_star_range(), (500.0, 500.0));
+    }
+
+    #[test]
     fn invalid_fields_are_named() {
         let mut o = objective();
         o.parameters.remove("a31");
