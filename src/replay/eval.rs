@@ -327,7 +327,10 @@ impl Replay {
             thresholds: &s.theta,
             gammas,
             variant,
-            gate: interp,
+            gate: interp.map(|interp| gate::Gate {
+                interp,
+                nodes: prep.segments.piece(interp.slot),
+            }),
         };
         let l = &mut s.induction;
         l.start(&s.c, c.synapses.iter().map(|x| f64::from(x.rho0)));

@@ -425,26 +425,9 @@ impl Segments {
         self.group_at[k].map(|g| g as usize)
     }
 
-    /// What synapse i's calcium does over group g, at the nodes of the
-    /// piece at `slot`.
-    pub(super) fn group_nodes(&self, i: usize, g: usize, slot: usize) -> &FineNodes {
-        &self.pieces[slot].group_nodes[g * self.synapses + i]
-    }
-
-    /// The bound of synapse i over group g at a node of the piece at `slot`.
-    pub(super) fn group_bound(&self, i: usize, g: usize, slot: usize, node: usize) -> f64 {
-        self.pieces[slot].group_bounds.at(node, g * self.synapses + i)
-    }
-
     /// Whether segment k is a gap.
     pub(super) fn is_gap(&self, k: usize) -> bool {
         self.gap[k]
-    }
-
-    /// Synapse i's nodes over fine segment k, of the piece at `slot`.
-    pub(super) fn fine_nodes(&self, i: usize, k: usize, slot: usize) -> &FineNodes {
-        debug_assert!(!self.gap[k], "segment {k} is a gap");
-        &self.pieces[slot].nodes[self.rank[k] as usize * self.synapses + i]
     }
 
     /// Synapse i's calcium excess (mM) at the start of gap k.
@@ -453,15 +436,13 @@ impl Segments {
         self.gap_excess[self.rank[k] as usize * self.synapses + i]
     }
 
-    /// The bound of synapse i over segment k at a node of the piece at
-    /// `slot` (infinite for a gap).
-    pub(super) fn bound(&self, i: usize, k: usize, slot: usize, node: usize) -> f64 {
-        self.pieces[slot].bounds.at(node, k * self.synapses + i)
-    }
-
-    /// Synapse i's floor for the piece at `slot` (see `PieceNodes::floors`).
-    pub(super) fn floor(&self, i: usize, slot: usize) -> f64 {
-        self.pieces[slot].floors[i]
+    /// The nodes of the piece at `slot`.
+    pub(super) fn piece(&self, slot: usize) -> PieceView<'_> {
+        PieceView {
+            nodes: &self.pieces[slot],
+            rank: &self.rank,
+            synapses: self.synapses,
+        }
     }
 
     /// Adds the tables a candidate reads to `p`: with gates, those of its
@@ -501,6 +482,49 @@ impl Segments {
             .sum();
         pieces + std::mem::size_of_val(&self.gap_excess[..])
     }
+}
+
+/// The nodes of one piece over a connection's segments and groups, as a
+/// candidate in that piece reads them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PieceView<'a> {
+    nodes: &'a PieceNodes,
+    rank: &'a [u32],
+    synapses: usize,
+}
+
+impl<'a> PieceView<'a> {
+    /// The bound of synapse i over segment k at a node (infinite for a gap).
+    pub(super) fn bound(&self, i: usize, k: usize, node: usize) -> f64 {
+        self.nodes.bounds.at(node, k * self.synapses + i)
+    }
+
+    /// Synapse i's nodes over fine segment k.
+    pub(super) fn fine_nodes(&self, i: usize, k: usize) -> &'a FineNodes {
+        &self.nodes.nodes[self.rank[k] as usize * self.synapses + i]
+    }
+
+    /// The bound of synapse i over group g at a node.
+    pub(super) fn group_bound(&self, i: usize, g: usize, node: usize) -> f64 {
+        self.nodes.group_bounds.at(node, g * self.synapses + i)
+    }
+
+    /// What synapse i's calcium does over group g.
+    pub(super) fn group_nodes(&self, i: usize, g: usize) -> &'a FineNodes {
+        &self.nodes.group_nodes[g * self.synapses + i]
+    }
+
+    /// Synapse i's floor (see `PieceNodes::floors`).
+    pub(super) fn floor(&self, i: usize) -> f64 {
+        self.nodes.floors[i]
+    }
+}
+
+/// A candidate's place among the nodes of its piece, and those nodes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Gate<'a> {
+    pub(super) interp: Interp,
+    pub(super) nodes: PieceView<'a>,
 }
 
 /// Groups of the segments from `starts` (with their lengths in ms): runs
@@ -819,7 +843,7 @@ mod tests {
                         "τ* {tau}, bins {run:?}: c* reaches {top} above its bound {bound}"
                     );
                     if *segment {
-                        let floor = segments.floor(0, slot);
+                        let floor = segments.piece(slot).floor(0);
                         assert!(
                             bottom >= floor,
                             "τ* {tau}, bins {run:?}: c* falls to {bottom} below the floor {floor}"
@@ -858,8 +882,8 @@ mod tests {
                 assert_eq!(w[1], w[0] + 1, "a gap is a segment of its own");
                 assert_eq!(segments.gap_excess(0, k), f64::from(values[w[0]]));
             } else {
-                let bounds: [f64; NODES] = std::array::from_fn(|n| segments.bound(0, k, slot, n));
-                runs.push((w[0]..w[1], segments.fine_nodes(0, k, slot), bounds, 1e-11, true));
+                let bounds: [f64; NODES] = std::array::from_fn(|n| segments.piece(slot).bound(0, k, n));
+                runs.push((w[0]..w[1], segments.piece(slot).fine_nodes(0, k), bounds, 1e-11, true));
             }
         }
         assert!(segments.groups.len() >= 4, "{} groups", segments.groups.len());
@@ -871,10 +895,10 @@ mod tests {
             let span: f64 = segments.spans_ms[group.first..group.end].iter().sum();
             assert!((span - group.span_ms).abs() < 1e-9);
             assert!(!segments.is_gap(group.first));
-            let bounds: [f64; NODES] = std::array::from_fn(|n| segments.group_bound(0, g, slot, n));
+            let bounds: [f64; NODES] = std::array::from_fn(|n| segments.piece(slot).group_bound(0, g, n));
             // Replay checks a group only for a synapse its first segment gates.
-            assert!((0..NODES).all(|n| bounds[n] >= segments.bound(0, group.first, slot, n)));
-            runs.push((run, segments.group_nodes(0, g, slot), bounds, 1e-10, false));
+            assert!((0..NODES).all(|n| bounds[n] >= segments.piece(slot).bound(0, group.first, n)));
+            runs.push((run, segments.piece(slot).group_nodes(0, g), bounds, 1e-10, false));
         }
         runs
     }

@@ -8,7 +8,7 @@
 
 use super::cache::SynapseTraces;
 use super::drift::{BinResponse, DeltaBasis, ReleaseDelta, Releases};
-use super::gate::{Interp, Segments, NODES};
+use super::gate::{Gate, Interp, Segments, NODES};
 use super::grid::Grid;
 use super::prefetch::Prefetch;
 use crate::synapse::{Efficacy, IndicatorWeights, RuleVariant, CAI_TAU_MS, TAU_IND_MS};
@@ -125,9 +125,9 @@ pub(super) struct Setting<'a> {
     pub(super) thresholds: &'a [(f64, f64)],
     pub(super) gammas: (f64, f64),
     pub(super) variant: RuleVariant,
-    /// Where τ* falls among the gates' nodes; None: every segment bin by
-    /// bin.
-    pub(super) gate: Option<Interp>,
+    /// Where τ* falls among the gates' nodes, and those nodes; None: every
+    /// segment bin by bin.
+    pub(super) gate: Option<Gate<'a>>,
 }
 
 /// Per-synapse state of an induction, kept between connections so that
@@ -304,14 +304,11 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
             continue;
         }
         // The nodes are read only for a synapse crossed at once.
-        let gate = s
-            .gate
-            .as_ref()
-            .map(|ip| (ip, s.segments.bound(i, k, ip.slot, ip.above)));
-        let Some((interp, _)) = gate.filter(|&(_, bound)| below(l, s, i, bound)) else {
+        let gate = s.gate.as_ref().map(|g| (g, g.nodes.bound(i, k, g.interp.above)));
+        let Some((gate, _)) = gate.filter(|&(_, bound)| below(l, s, i, bound)) else {
             l.set_band(i, s);
-            match gate.filter(|&(ip, bound)| within_band(l, s, i, k, ip.slot, bound)) {
-                Some((ip, _)) => cross_band_at_once(l, s, i, k, ip),
+            match gate.filter(|&(g, bound)| within_band(l, s, i, k, g.nodes.floor(i), bound)) {
+                Some((g, _)) => cross_band_at_once(l, s, i, k, g),
                 None => followed.push(i),
             }
             continue;
@@ -320,16 +317,16 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         // gated there can be gated over the group.
         if let Some(g) = group.filter(|_| l.steady(i)) {
             let run = &s.segments.groups[g];
-            if below(l, s, i, s.segments.group_bound(i, g, interp.slot, interp.above)) {
-                let end = &s.segments.group_nodes(i, g, interp.slot).end;
-                cross_at_once(l, s, i, end, interp, (run.bins, run.span_ms, s.group_decay[g]));
+            if below(l, s, i, gate.nodes.group_bound(i, g, gate.interp.above)) {
+                let end = &gate.nodes.group_nodes(i, g).end;
+                cross_at_once(l, s, i, end, &gate.interp, (run.bins, run.span_ms, s.group_decay[g]));
                 l.ahead[i] = run.end;
                 continue;
             }
         }
         let bins = s.segments.starts[k + 1] - s.segments.starts[k];
-        let end = &s.segments.fine_nodes(i, k, interp.slot).end;
-        cross_at_once(l, s, i, end, interp, (bins, s.segments.spans_ms[k], s.decay[k]));
+        let end = &gate.nodes.fine_nodes(i, k).end;
+        cross_at_once(l, s, i, end, &gate.interp, (bins, s.segments.spans_ms[k], s.decay[k]));
     }
     let mut pairs = followed.chunks_exact(2);
     for p in &mut pairs {
@@ -359,22 +356,19 @@ fn below(l: &Induction, s: &Setting, i: usize, bound: f64) -> bool {
 /// plus the bound. The margin of 1e-12 covers the rounding of the walk's
 /// decays.
 #[inline(always)]
-fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, slot: usize, bound: f64) -> bool {
+fn within_band(l: &Induction, s: &Setting, i: usize, k: usize, floor: f64, bound: f64) -> bool {
     let (c, low, high) = (l.c[i], l.low[i], l.high[i]);
-    l.delta[i].is_zero()
-        && c >= 0.0
-        && c * s.decay[k] * (1.0 - 1e-12) + s.segments.floor(i, slot) > low
-        && c + bound <= high
+    l.delta[i].is_zero() && c >= 0.0 && c * s.decay[k] * (1.0 - 1e-12) + floor > low && c + bound <= high
 }
 
 /// Crosses fine segment k of synapse i at once, c* in its band throughout
 /// (see `within_band`): ρ integrates with the band's indicators, as the
 /// walk would between crossings.
-fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, interp: &Interp) {
+fn cross_band_at_once(l: &mut Induction, s: &Setting, i: usize, k: usize, gate: &Gate) {
     l.gated_bins += s.segments.starts[k + 1] - s.segments.starts[k];
     l.span[i] = s.segments.spans_ms[k];
     l.close_band(i, s);
-    l.c[i] = s.decay[k] * l.c[i] + interp.value(&s.segments.fine_nodes(i, k, interp.slot).end);
+    l.c[i] = s.decay[k] * l.c[i] + gate.interp.value(&gate.nodes.fine_nodes(i, k).end);
 }
 
 /// Crosses fine bins of synapse i at once (see `below`); ρ only relaxes.
