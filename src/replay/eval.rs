@@ -459,6 +459,7 @@ impl Replay {
     /// synapses' stored values and release responses are left out: a
     /// candidate reads only those of the segments its gates do not skip,
     /// and asking for all of them slowed candidates whose gates skip most.
+    /// The walks ask for those they read, segment by segment.
     fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
         if let Some(ip) = &cand.interp {
             for w in prep.peak_windows[ip.slot].iter().flatten() {

@@ -309,7 +309,10 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
             l.set_band(i, s);
             match gate.filter(|&(g, bound)| within_band(l, s, i, k, g.nodes.floor(i), bound)) {
                 Some((g, _)) => cross_band_at_once(l, s, i, k, g),
-                None => followed.push(i),
+                None => {
+                    prefetch_walk(l, s, i, k);
+                    followed.push(i);
+                }
             }
             continue;
         };
@@ -339,6 +342,24 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
         l.close_band(i, s);
     }
     l.followed = followed;
+}
+
+/// Asks for what the walk of synapse i over fine segment k reads: its
+/// stored values and moments there, and its release responses if a
+/// difference is pending. Asked for as soon as the synapse is known to be
+/// followed, its lines arrive while the segment's other synapses are gated
+/// and walked; the paced prefetch leaves them out (see `Replay::prefetch`).
+#[inline(always)]
+fn prefetch_walk(l: &Induction, s: &Setting, i: usize, k: usize) {
+    let (from, to) = (s.segments.starts[k], s.segments.starts[k + 1]);
+    let syn = &s.synapses[i];
+    super::prefetch::prefetch_slice(&syn.induction[from..to]);
+    super::prefetch::prefetch_slice(&syn.induction_moment[from..to]);
+    if !l.delta[i].is_zero() {
+        if let Some(r) = s.basis.release[i].get(from..to) {
+            super::prefetch::prefetch_slice(r);
+        }
+    }
 }
 
 /// Whether synapse i's c* cannot reach a threshold that moves its ρ

@@ -4,7 +4,9 @@
 //! processor's own prefetchers follow a stream but not the jumps between a
 //! connection's many small tables. The lines are asked for a few per
 //! segment, spread over the current connection, so that they arrive while
-//! it computes and never crowd out what it reads itself.
+//! it computes and never crowd out what it reads itself. The stored values
+//! a walk reads are known only once the gates have decided; those are asked
+//! for then, all at once (`prefetch_slice`).
 
 /// Bytes per cache line.
 const LINE: usize = 64;
@@ -74,6 +76,22 @@ impl Prefetch {
     }
 }
 
+/// Asks for every line of `values` at once: for a table about to be read
+/// whose lines no paced step has asked for.
+#[inline(always)]
+pub(super) fn prefetch_slice<T>(values: &[T]) {
+    lines_of(values).for_each(prefetch_line);
+}
+
+/// The address of each line `values` spans.
+#[inline(always)]
+fn lines_of<T>(values: &[T]) -> std::iter::StepBy<std::ops::Range<usize>> {
+    let start = values.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(values);
+    let first = if end > start { start & !(LINE - 1) } else { end };
+    (first..end).step_by(LINE)
+}
+
 #[inline(always)]
 fn prefetch_line(address: usize) {
     #[cfg(target_arch = "x86_64")]
@@ -125,6 +143,23 @@ mod tests {
             expected.extend(lines(1, c.as_ptr() as usize));
             expected.extend(lines(4 * d.len(), d.as_ptr() as usize));
             assert_eq!(seen, expected);
+        }
+    }
+
+    #[test]
+    fn a_slice_is_asked_for_line_by_line_from_the_line_it_starts_in() {
+        let v = vec![0u32; 100];
+        for (from, to) in [(0, 100), (5, 37), (16, 17), (3, 3)] {
+            let part = &v[from..to];
+            let lines: Vec<usize> = lines_of(part).collect();
+            let (start, end) = (part.as_ptr() as usize, part.as_ptr() as usize + 4 * part.len());
+            if part.is_empty() {
+                assert!(lines.is_empty());
+                continue;
+            }
+            assert_eq!(lines[0], start - start % LINE, "the first line holds the first value");
+            assert!(lines.windows(2).all(|w| w[1] == w[0] + LINE));
+            assert!(*lines.last().unwrap() < end && lines.last().unwrap() + LINE >= end);
         }
     }
 
