@@ -208,6 +208,13 @@ impl DeltaBasis {
         basis
     }
 
+    /// Adds to `p` the per-segment tables every walk with a difference
+    /// pending reads.
+    pub(super) fn prefetch(&self, p: &mut Prefetch) {
+        p.add(&self.own);
+        p.add(&self.fed);
+    }
+
     /// Synapse i's difference at the end of segment k, from `start` at its
     /// start (a fine segment).
     pub(super) fn advance(&self, k: usize, i: usize, start: &ReleaseDelta) -> ReleaseDelta {

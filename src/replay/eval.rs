@@ -454,21 +454,25 @@ impl Replay {
     }
 
     /// Adds to `p` the tables of a connection that `cand` reads whatever
-    /// its thresholds (calibration windows, segments, gates, the
-    /// induction's grid, and the draws if releases are redrawn). The
+    /// its thresholds (the synapses' records, calibration windows,
+    /// segments, gates, the induction's grid, and the draws and per-segment
+    /// difference tables if releases are redrawn). The
     /// synapses' stored values and release responses are left out: a
     /// candidate reads only those of the segments its gates do not skip,
     /// and asking for all of them slowed candidates whose gates skip most.
     /// The walks ask for those they read, segment by segment.
     fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
         if let Some(ip) = &cand.interp {
+            p.add(&prep.peak_windows[ip.slot]);
             for w in prep.peak_windows[ip.slot].iter().flatten() {
                 p.add(&w.steps);
             }
         }
+        p.add(&self.cache.protocols[prep.protocol].connections[prep.connection].synapses);
         prep.segments.prefetch(p, cand.interp.as_ref());
         if self.release_drift {
             prep.draws.prefetch(p);
+            prep.basis.prefetch(p);
         }
         p.add(&prep.induction.index);
         p.add(&prep.induction.width_ms);

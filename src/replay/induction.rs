@@ -345,8 +345,8 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 }
 
 /// Asks for what the walk of synapse i over fine segment k reads: its
-/// stored values and moments there, and its release responses if a
-/// difference is pending. Asking as soon as the synapse is known to be
+/// stored values and moments there, and its release responses and the
+/// bins' calcium responses if a difference is pending. Asking as soon as the synapse is known to be
 /// followed lets the lines arrive while the segment's other synapses are
 /// gated and walked; the paced prefetch leaves them out (see
 /// `Replay::prefetch`).
@@ -359,6 +359,7 @@ fn prefetch_walk(l: &Induction, s: &Setting, i: usize, k: usize) {
     if !l.delta[i].is_zero() {
         if let Some(r) = s.basis.release[i].get(from..to) {
             super::prefetch::prefetch_slice(r);
+            super::prefetch::prefetch_slice(&s.basis.calcium[from..to]);
         }
     }
 }
