@@ -456,11 +456,11 @@ impl Replay {
     /// Adds to `p` the tables of a connection that `cand` reads whatever
     /// its thresholds (the synapses' records, calibration windows,
     /// segments, gates, the induction's grid, and the draws and per-segment
-    /// difference tables if releases are redrawn). The
-    /// synapses' stored values and release responses are left out: a
-    /// candidate reads only those of the segments its gates do not skip,
-    /// and asking for all of them slowed candidates whose gates skip most.
-    /// The walks ask for those they read, segment by segment.
+    /// difference tables if releases are redrawn). The synapses' stored
+    /// values and release responses are left out: a candidate reads only
+    /// those of the segments its gates do not skip, and asking for all of
+    /// them slowed candidates whose gates skip most. The walks ask for those
+    /// they read, segment by segment.
     fn prefetch(&self, prep: &Prepared, cand: &Candidate, p: &mut Prefetch) {
         if let Some(ip) = &cand.interp {
             p.add(&prep.peak_windows[ip.slot]);

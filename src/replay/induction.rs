@@ -346,10 +346,10 @@ fn fine_segment(l: &mut Induction, s: &Setting, k: usize) {
 
 /// Asks for what the walk of synapse i over fine segment k reads: its
 /// stored values and moments there, and its release responses and the
-/// bins' calcium responses if a difference is pending. Asking as soon as the synapse is known to be
-/// followed lets the lines arrive while the segment's other synapses are
-/// gated and walked; the paced prefetch leaves them out (see
-/// `Replay::prefetch`).
+/// bins' calcium responses if a difference is pending. Asking as soon as
+/// the synapse is known to be followed lets the lines arrive while the
+/// segment's other synapses are gated and walked; the paced prefetch leaves
+/// them out (see `Replay::prefetch`).
 #[inline(always)]
 fn prefetch_walk(l: &Induction, s: &Setting, i: usize, k: usize) {
     let (from, to) = (s.segments.starts[k], s.segments.starts[k + 1]);
